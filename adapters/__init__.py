@@ -1,0 +1,1 @@
+"""Persistence, crypto, clock and partner I/O. May import ``domain``, never ``service``."""

@@ -1,0 +1,105 @@
+"""The event store: the eventsourcing library, its recorder chosen from a URL.
+
+``sqlite:///path``          native SQLite recorder (WAL), the embedded default
+``postgresql://u:p@h:p/db`` native PostgreSQL recorder (psycopg 3); ``?schema=``
+                            selects a schema
+``sqlite+sqlalchemy:///``,  the eventsourcing-sqlalchemy recorders, kept for the
+``postgresql+sqlalchemy://`` measurement in ``bench/store_backends.py``
+
+The native recorders measured faster on both back ends (see the README), so
+they are the ones the node uses by default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+from sqlalchemy.engine import make_url
+
+from domain.errors import ConcurrentUpdate, NotFound
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class StoreConfigError(ValueError):
+    """The database URL cannot be turned into a store configuration."""
+
+
+def env_for_url(url: str) -> dict[str, str]:
+    """Translate a database URL into the eventsourcing library's environment."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with a clear message
+        raise StoreConfigError(f"CMAA_DATABASE_URL is not a database URL: {exc}") from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if driver == "sqlalchemy":
+        plain = parsed.set(drivername="postgresql+psycopg" if backend == "postgresql" else backend)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+            "SQLALCHEMY_URL": plain.render_as_string(hide_password=False),
+        }
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if not database:
+            raise StoreConfigError("CMAA_DATABASE_URL: sqlite URLs name a file, e.g. sqlite:///var/cmaa/cmaa.db")
+        if database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": database, "SQLITE_LOCK_TIMEOUT": "10"}
+    if backend in ("postgresql", "postgres"):
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": parsed.database or "postgres",
+            "POSTGRES_HOST": parsed.host or "127.0.0.1",
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": parsed.username or "postgres",
+            "POSTGRES_PASSWORD": parsed.password or "",
+            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_POOL_SIZE": str(parsed.query.get("pool_size", "5")),
+            "POSTGRES_LOCK_TIMEOUT": "10",
+        }
+        schema = parsed.query.get("schema")
+        if schema:
+            env["POSTGRES_SCHEMA"] = str(schema)
+        return env
+    raise StoreConfigError(
+        f"CMAA_DATABASE_URL: unsupported database {backend!r}; use sqlite:///... or postgresql://..."
+    )
+
+
+class EventStore(Application):
+    """One application per node: every aggregate of the node, one notification log."""
+
+    name = "cmaa"
+
+    def __init__(self, url: str, extra_env: dict[str, Any] | None = None):
+        env = {"CREATE_TABLE": "y", **env_for_url(url), **(extra_env or {})}
+        self.url = url
+        super().__init__(env=env)
+
+    def load(self, aggregate_id: UUID, not_found: Exception | None = None) -> Any:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise (not_found or NotFound(f"nothing stored under id {aggregate_id}")) from None
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self.repository
+
+    def commit(self, *aggregates: Aggregate) -> int:
+        """Store the pending events of ``aggregates`` atomically; return the last notification id."""
+        try:
+            recordings = self.save(*aggregates)
+        except IntegrityError:
+            # Another writer stored the same version first (optimistic concurrency).
+            raise ConcurrentUpdate(
+                "the record changed while this command ran; read it again and retry"
+            ) from None
+        return recordings[-1].notification.id if recordings else 0
+
+    def notifications(self, start: int, limit: int, topics: tuple[str, ...] = ()):
+        return self.recorder.select_notifications(start, limit, topics=topics)

@@ -1,0 +1,295 @@
+"""The assistance case: one aggregate per case per node.
+
+The requesting node and the requested node each hold their own case; each step
+is a past-tense fact naming who did it, when, and the article it rests on.
+Invariants are checked in the command methods *before* an event is triggered;
+the ``@event`` bodies only apply facts (they re-run on every replay, so they
+hold no clock, no randomness, no I/O).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import IllegalTransition, InvalidInput, NotPermitted
+
+REQUESTING = "requesting"
+REQUESTED = "requested"
+PROVIDING = "providing"
+
+# Status of a case, from the holding node's point of view.
+REQUESTED_STATUS = "requested"  # requesting side: request made, awaiting the partner
+RECEIVED = "received"
+ACKNOWLEDGED = "acknowledged"
+FORWARDED = "forwarded"
+POSTPONED = "postponed"
+IN_CONSULTATION = "in_consultation"
+REPLYING = "replying"  # interim reply or running special-surveillance reports
+REPLIED = "replied"
+REFUSED = "refused"
+PROVIDED = "provided"  # spontaneous assistance given
+CLOSED = "closed"
+
+TERMINAL = frozenset({FORWARDED, REPLIED, REFUSED, CLOSED})
+
+
+def actor(administration: str, official: str) -> dict[str, str]:
+    return {"administration": administration, "official": official}
+
+
+class AssistanceCase(Aggregate):
+    """A mutual-assistance case as one administration holds it."""
+
+    class AssistanceRequested(Aggregate.Created):
+        """A written request made by this administration (JP-NO Art. 11(2))."""
+
+        agreement: str
+        own_administration: str
+        partner_administration: str
+        side: str
+        kind: str
+        language: str
+        reference: str
+        content: dict
+        addressed_to: list
+        by: dict
+        at: datetime
+        articles: list
+        channel: str
+        confirmation_due_by: datetime | None
+        items: list
+
+    class OralRequestRecorded(AssistanceRequested):
+        """An urgent oral request, recorded now; confirmation in writing owed (JP-NO Art. 11(3))."""
+
+    class RequestReceived(AssistanceRequested):
+        """A partner's request, received here (the requested side's case)."""
+
+    class SpontaneousAssistanceProvided(AssistanceRequested):
+        """Information given without a request (JP-NO Art. 5)."""
+
+    # -- creation ----------------------------------------------------------------
+    @classmethod
+    def open(cls, event_class: type[AssistanceRequested], *, case_id: UUID, **facts: Any) -> AssistanceCase:
+        facts.setdefault("addressed_to", [])
+        facts.setdefault("confirmation_due_by", None)
+        facts.setdefault("items", [])
+        return cls._create(event_class, id=case_id, **facts)
+
+    def __init__(
+        self,
+        agreement: str,
+        own_administration: str,
+        partner_administration: str,
+        side: str,
+        kind: str,
+        language: str,
+        reference: str,
+        content: dict,
+        addressed_to: list,
+        by: dict,
+        at: datetime,
+        articles: list,
+        channel: str,
+        confirmation_due_by: datetime | None,
+        items: list,
+    ):
+        self.agreement = agreement
+        self.own_administration = own_administration
+        self.partner_administration = partner_administration
+        self.side = side
+        self.kind = kind
+        self.language = language
+        self.reference = reference
+        self.content = content
+        self.addressed_to = addressed_to
+        self.opened_by = by
+        self.opened_at = at
+        self.channel = channel
+        self.confirmation_due_by = confirmation_due_by
+        self.confirmed_in_writing_at: datetime | None = None
+        self.items: list[dict] = list(items)
+        self.status = {REQUESTING: REQUESTED_STATUS, REQUESTED: RECEIVED, PROVIDING: PROVIDED}[side]
+        self.forwarded_to: str | None = None
+        self.refusal: dict | None = None
+        self.postponement: dict | None = None
+        self.consultations: list[dict] = []
+        self.conditions: list[str] = []
+        self.partial = False
+
+    # -- the written confirmation of an oral request (JP-NO Art. 11(3)) ----------
+    @property
+    def is_oral(self) -> bool:
+        return self.channel == "oral"
+
+    def confirmation_overdue(self, now: datetime) -> bool:
+        return (
+            self.confirmation_due_by is not None
+            and self.confirmed_in_writing_at is None
+            and now > self.confirmation_due_by
+        )
+
+    def confirm_in_writing(self, *, by: dict, at: datetime, article: str, reference: str) -> None:
+        if not self.is_oral:
+            raise IllegalTransition("only an oral request is confirmed in writing", article=article)
+        if self.confirmed_in_writing_at is not None:
+            raise IllegalTransition(
+                f"already confirmed in writing on {self.confirmed_in_writing_at.isoformat()}", article=article
+            )
+        self._confirmed_in_writing(by=by, at=at, article=article, reference=reference)
+
+    @event("WrittenConfirmationGiven")
+    def _confirmed_in_writing(self, by: dict, at: datetime, article: str, reference: str) -> None:
+        self.confirmed_in_writing_at = at
+
+    def require_written_confirmation(self, *, by: dict, at: datetime, article: str, within_days: int) -> None:
+        """The requested side may require written confirmation (Nairobi Art. 7(4), Nordic Art. 6(2))."""
+        self._require_side(REQUESTED, "only the requested administration requires a written confirmation", article)
+        if not self.is_oral or self.confirmed_in_writing_at is not None:
+            raise IllegalTransition("only an unconfirmed oral request needs a written confirmation", article=article)
+        self._written_confirmation_required(by=by, at=at, article=article, due_by=at + timedelta(days=within_days))
+
+    @event("WrittenConfirmationRequired")
+    def _written_confirmation_required(self, by: dict, at: datetime, article: str, due_by: datetime) -> None:
+        self.confirmation_due_by = due_by
+
+    # -- the requested side (JP-NO Art. 12, 14; Nairobi Art. 3, 6; Nordic Art. 8) ---
+    def acknowledge(self, *, by: dict, at: datetime, article: str) -> None:
+        self._require_side(REQUESTED, "only the requested administration acknowledges a request", article)
+        self._require_status({RECEIVED}, "acknowledge", article)
+        self._acknowledged(by=by, at=at, article=article)
+
+    @event("RequestAcknowledged")
+    def _acknowledged(self, by: dict, at: datetime, article: str) -> None:
+        self.status = ACKNOWLEDGED
+
+    def forward(self, *, by: dict, at: datetime, article: str, authority: str, reason: str) -> None:
+        self._require_side(REQUESTED, "only the requested administration forwards a request", article)
+        self._require_status({ACKNOWLEDGED, POSTPONED}, "forward", article)
+        _require_text(authority, "authority", article)
+        self._forwarded(by=by, at=at, article=article, authority=authority, reason=reason)
+
+    @event("RequestForwarded")
+    def _forwarded(self, by: dict, at: datetime, article: str, authority: str, reason: str) -> None:
+        self.status = FORWARDED
+        self.forwarded_to = authority
+
+    def reply(
+        self,
+        *,
+        by: dict,
+        at: datetime,
+        articles: list[str],
+        items: list[dict],
+        final: bool,
+        partial_reasons: str | None,
+        conditions: list[str],
+    ) -> None:
+        article = articles[0]
+        self._require_side(REQUESTED, "only the requested administration replies to a request", article)
+        self._require_status({ACKNOWLEDGED, POSTPONED, IN_CONSULTATION, REPLYING}, "reply to", article)
+        self._information_provided(
+            by=by,
+            at=at,
+            articles=articles,
+            items=items,
+            final=final,
+            partial_reasons=partial_reasons,
+            conditions=conditions,
+        )
+
+    @event("InformationProvided")
+    def _information_provided(
+        self,
+        by: dict,
+        at: datetime,
+        articles: list,
+        items: list,
+        final: bool,
+        partial_reasons: str | None,
+        conditions: list,
+    ) -> None:
+        self.items.extend(items)
+        self.conditions.extend(conditions)
+        self.partial = self.partial or bool(partial_reasons)
+        self.status = REPLIED if final else REPLYING
+
+    def refuse(self, *, by: dict, at: datetime, articles: list[str], grounds: list[str], reasons: str) -> None:
+        article = articles[0]
+        self._require_side(REQUESTED, "only the requested administration refuses a request", article)
+        self._require_status({RECEIVED, ACKNOWLEDGED, POSTPONED, IN_CONSULTATION}, "refuse", article)
+        if not grounds:
+            raise InvalidInput("a refusal names at least one ground", article=article, field="grounds")
+        # JP-NO Art. 12(3), 14(5); Nordic Art. 8(2): a refusal always carries reasons.
+        _require_text(reasons, "reasons", article)
+        self._refused(by=by, at=at, articles=articles, grounds=grounds, reasons=reasons)
+
+    @event("RequestRefused")
+    def _refused(self, by: dict, at: datetime, articles: list, grounds: list, reasons: str) -> None:
+        self.status = REFUSED
+        self.refusal = {"grounds": grounds, "reasons": reasons, "at": at}
+
+    def postpone(self, *, by: dict, at: datetime, articles: list[str], reasons: str, until: str | None) -> None:
+        article = articles[0]
+        self._require_side(REQUESTED, "only the requested administration postpones assistance", article)
+        self._require_status({ACKNOWLEDGED, IN_CONSULTATION}, "postpone", article)
+        # JP-NO Art. 14(5): postponement always carries reasons.
+        _require_text(reasons, "reasons", articles[-1])
+        self._postponed(by=by, at=at, articles=articles, reasons=reasons, until=until)
+
+    @event("RequestPostponed")
+    def _postponed(self, by: dict, at: datetime, articles: list, reasons: str, until: str | None) -> None:
+        self.status = POSTPONED
+        self.postponement = {"reasons": reasons, "until": until, "at": at}
+
+    def open_consultation(self, *, by: dict, at: datetime, article: str, subject: str, message: str) -> None:
+        self._require_side(REQUESTED, "the requested administration opens a consultation", article)
+        self._require_status({ACKNOWLEDGED, POSTPONED, REPLYING}, "open a consultation on", article)
+        _require_text(message, "message", article)
+        self._consultation_opened(by=by, at=at, article=article, subject=subject, message=message)
+
+    @event("ConsultationOpened")
+    def _consultation_opened(self, by: dict, at: datetime, article: str, subject: str, message: str) -> None:
+        self.status = IN_CONSULTATION
+        self.consultations.append({"subject": subject, "message": message, "at": at, "article": article})
+
+    # -- either side -------------------------------------------------------------
+    def close(self, *, by: dict, at: datetime, reason: str) -> None:
+        if self.status == CLOSED:
+            raise IllegalTransition("the case is already closed")
+        _require_text(reason, "reason", None)
+        self._closed(by=by, at=at, reason=reason)
+
+    @event("CaseClosed")
+    def _closed(self, by: dict, at: datetime, reason: str) -> None:
+        self.status = CLOSED
+
+    # -- guards ------------------------------------------------------------------
+    def require_owner(self, administration: str) -> None:
+        """Officials act only on their own administration's cases (JP-NO Art. 11(1))."""
+        if administration != self.own_administration:
+            raise NotPermitted(
+                f"this case belongs to administration {self.own_administration}; "
+                f"officials of {administration} cannot act on it",
+                field="case_id",
+            )
+
+    def _require_side(self, side: str, message: str, article: str | None) -> None:
+        if self.side != side:
+            raise IllegalTransition(f"{message}; this node holds the {self.side} side", article=article)
+
+    def _require_status(self, allowed: set[str], verb: str, article: str | None) -> None:
+        if self.status not in allowed:
+            raise IllegalTransition(
+                f"cannot {verb} a case that is {self.status}; allowed when {', '.join(sorted(allowed))}",
+                article=article,
+            )
+
+
+def _require_text(value: str | None, field: str, article: str | None) -> None:
+    if value is None or not str(value).strip():
+        raise InvalidInput(f"{field} must not be empty", article=article, field=field)

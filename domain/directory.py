@@ -1,0 +1,220 @@
+"""The node's directory: its own designated officials, its partners and theirs.
+
+JP-NO Art. 11(1) and Nairobi Art. 6(1): communication passes directly between
+officials *designated* by each administration. One directory aggregate per node
+records every designation, revocation and partner registration as an event.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.agreements import AgreementPeriod, AgreementProfile
+from domain.errors import InvalidInput, NotFound, NotPermitted
+
+ROLES = ("official", "auditor", "dpo", "operator")
+
+
+def directory_id(administration: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"cmaa:directory:{administration}")
+
+
+class Directory(Aggregate):
+    @staticmethod
+    def create_id(administration: str, name: str) -> UUID:
+        return directory_id(administration)
+
+    @event("DirectoryCreated")
+    def __init__(self, administration: str, name: str):
+        self.administration = administration
+        self.name = name
+        self.officials: dict[str, dict] = {}
+        self.partners: dict[str, dict] = {}
+        self.periods: dict[str, dict] = {}
+
+    # -- own officials ---------------------------------------------------------
+    def designate_official(self, *, official_id: str, name: str, email: str, roles: list[str], by: str, at: datetime):
+        bad = [r for r in roles if r not in ROLES]
+        if not roles or bad:
+            raise InvalidInput(f"roles must be a non-empty subset of {', '.join(ROLES)}", field="roles")
+        current = self.officials.get(official_id)
+        if current and current["active"]:
+            raise InvalidInput(f"official {official_id!r} is already designated", field="official_id")
+        self._official_designated(official_id=official_id, name=name, email=email, roles=roles, by=by, at=at)
+
+    @event("OfficialDesignated")
+    def _official_designated(self, official_id: str, name: str, email: str, roles: list, by: str, at: datetime):
+        self.officials[official_id] = {"name": name, "email": email, "roles": roles, "active": True, "since": at}
+
+    def revoke_official(self, *, official_id: str, reason: str, by: str, at: datetime):
+        self.official(official_id)
+        if not self.officials[official_id]["active"]:
+            raise InvalidInput(f"official {official_id!r} is already revoked", field="official_id")
+        self._official_revoked(official_id=official_id, reason=reason, by=by, at=at)
+
+    @event("OfficialDesignationRevoked")
+    def _official_revoked(self, official_id: str, reason: str, by: str, at: datetime):
+        self.officials[official_id]["active"] = False
+
+    def official(self, official_id: str) -> dict:
+        try:
+            return self.officials[official_id]
+        except KeyError:
+            raise NotFound(f"no official {official_id!r} at {self.administration}", field="official_id") from None
+
+    def require_active(self, official_id: str, role: str | None = None) -> dict:
+        record = self.officials.get(official_id)
+        if record is None or not record["active"]:
+            raise NotPermitted(f"{official_id!r} is not a designated official of {self.administration}")
+        if role is not None and role not in record["roles"]:
+            raise NotPermitted(f"official {official_id!r} does not hold the {role} role")
+        return record
+
+    # -- partner administrations -------------------------------------------------
+    def register_partner(
+        self,
+        *,
+        administration: str,
+        name: str,
+        agreements: list[str],
+        endpoint: str | None,
+        languages: list[str],
+        by: str,
+        at: datetime,
+    ):
+        if administration == self.administration:
+            raise InvalidInput("a node does not register its own administration as a partner", field="administration")
+        if not agreements:
+            raise InvalidInput("a partner is registered under at least one agreement", field="agreements")
+        self._partner_registered(
+            administration=administration,
+            name=name,
+            agreements=agreements,
+            endpoint=endpoint,
+            languages=languages,
+            by=by,
+            at=at,
+        )
+
+    @event("PartnerRegistered")
+    def _partner_registered(
+        self, administration: str, name: str, agreements: list, endpoint: str | None, languages: list, by: str, at
+    ):
+        officials = self.partners.get(administration, {}).get("officials", {})
+        self.partners[administration] = {
+            "name": name,
+            "agreements": agreements,
+            "endpoint": endpoint,
+            "languages": languages,
+            "officials": officials,
+        }
+
+    def designate_partner_official(self, *, administration: str, official_id: str, name: str, by: str, at: datetime):
+        self.partner(administration)
+        self._partner_official_designated(administration=administration, official_id=official_id, name=name, by=by, at=at)
+
+    @event("PartnerOfficialDesignated")
+    def _partner_official_designated(self, administration: str, official_id: str, name: str, by: str, at: datetime):
+        self.partners[administration]["officials"][official_id] = {"name": name, "active": True, "since": at}
+
+    def revoke_partner_official(self, *, administration: str, official_id: str, reason: str, by: str, at: datetime):
+        officials = self.partner(administration)["officials"]
+        if official_id not in officials or not officials[official_id]["active"]:
+            raise NotFound(f"no active official {official_id!r} of {administration}", field="official_id")
+        self._partner_official_revoked(administration=administration, official_id=official_id, reason=reason, by=by, at=at)
+
+    @event("PartnerOfficialDesignationRevoked")
+    def _partner_official_revoked(self, administration: str, official_id: str, reason: str, by: str, at: datetime):
+        self.partners[administration]["officials"][official_id]["active"] = False
+
+    def partner(self, administration: str) -> dict:
+        try:
+            return self.partners[administration]
+        except KeyError:
+            raise NotFound(
+                f"administration {administration!r} is not a registered partner of this node",
+                field="partner_administration",
+            ) from None
+
+    def require_partner(self, profile: AgreementProfile, administration: str) -> dict:
+        """The partner is registered under this agreement, with designated officials."""
+        partner = self.partner(administration)
+        if profile.id not in partner["agreements"]:
+            raise NotPermitted(
+                f"{administration} is not registered as a partner under {profile.short}",
+                article=profile.cite(profile.raw["designated_officials_article"]),
+                field="agreement",
+            )
+        return partner
+
+    def require_partner_officials(self, profile: AgreementProfile, administration: str, officials: list[str]) -> None:
+        """Communication is addressed to the partner's designated officials only."""
+        known = self.require_partner(profile, administration)["officials"]
+        for official_id in officials:
+            if official_id not in known or not known[official_id]["active"]:
+                raise NotPermitted(
+                    f"{official_id!r} is not a designated official of {administration}",
+                    article=profile.cite(profile.raw["designated_officials_article"]),
+                    field="addressed_to",
+                )
+
+    # -- the period an agreement binds (JP-NO Art. 18, 19) -------------------------
+    def record_agreement_period(
+        self,
+        *,
+        profile: AgreementProfile,
+        in_force_from: date | None,
+        termination_notified_on: date | None,
+        by: str,
+        at: datetime,
+    ):
+        terminated_from = None
+        if termination_notified_on is not None:
+            terminated_from = _add_months(termination_notified_on, profile.termination_notice_months)
+        start = in_force_from or self.period(profile).in_force_from
+        self._agreement_period_recorded(
+            agreement=profile.id,
+            in_force_from=start.isoformat(),
+            termination_notified_on=termination_notified_on.isoformat() if termination_notified_on else None,
+            terminated_from=terminated_from.isoformat() if terminated_from else None,
+            article=profile.cite(profile.raw["termination"]["article"]),
+            by=by,
+            at=at,
+        )
+
+    @event("AgreementPeriodRecorded")
+    def _agreement_period_recorded(
+        self,
+        agreement: str,
+        in_force_from: str,
+        termination_notified_on: str | None,
+        terminated_from: str | None,
+        article: str,
+        by: str,
+        at: datetime,
+    ):
+        self.periods[agreement] = {
+            "in_force_from": in_force_from,
+            "termination_notified_on": termination_notified_on,
+            "terminated_from": terminated_from,
+        }
+
+    def period(self, profile: AgreementProfile) -> AgreementPeriod:
+        recorded = self.periods.get(profile.id)
+        if recorded is None:
+            return profile.default_period
+        end = recorded["terminated_from"]
+        return AgreementPeriod(
+            in_force_from=date.fromisoformat(recorded["in_force_from"]),
+            terminated_from=date.fromisoformat(end) if end else None,
+        )
+
+
+def _add_months(day: date, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

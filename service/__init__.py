@@ -1,0 +1,1 @@
+"""The node's HTTPS API, CLI and the application services wiring domain to adapters."""

@@ -1,0 +1,52 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from service import problems
+from service.limits import BodySizeLimit
+from service.node import Node, build_node
+from service.routes import agreements, cases, directory
+from service.settings import Settings
+
+DESCRIPTION = """\
+The node of one customs administration in **cmaa-exchange**: designated officials
+open and work mutual-assistance cases under the Japan–Norway agreement (2016),
+the Nairobi Convention (1977) and the Nordic agreement (1981). Every step is an
+event; every refusal of a treaty rule is an RFC 9457 problem naming the article.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def api_shell(lifespan=None) -> FastAPI:
+    """The app's routes and metadata, without a node (also used to export OpenAPI)."""
+    app = FastAPI(title="cmaa-exchange node", version="0.1.0", description=DESCRIPTION,
+                  generate_unique_id_function=_operation_id, lifespan=lifespan)
+    for module in (cases, directory, agreements):
+        app.include_router(module.router)
+    return app
+
+
+def create_app(settings: Settings | None = None, *, node: Node | None = None) -> FastAPI:
+    """Build the app; pass ``node`` to share one (tests, two nodes in one process)."""
+    settings = settings or (node.settings if node else Settings())
+    owns_node = node is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        if owns_node and getattr(app.state, "node", None) is not None:
+            app.state.node.close()
+
+    app = api_shell(lifespan)
+    app.state.node = node or build_node(settings)
+    problems.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,32 @@
+"""Typed dependencies: the node, the authenticated caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from service.directory import Unauthenticated
+from service.node import Node
+from service.principal import Principal
+
+bearer = HTTPBearer(auto_error=False, description="A credential issued by `cmaa credentials issue`")
+
+
+def get_node(request: Request) -> Node:
+    return request.app.state.node
+
+
+NodeDep = Annotated[Node, Depends(get_node)]
+
+
+def current_principal(
+    node: NodeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated()
+    return node.directory.authenticate(credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

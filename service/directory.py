@@ -1,0 +1,106 @@
+"""Application services for the directory, credentials and authentication."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import date
+
+from adapters import tokens
+from adapters.store import EventStore
+from domain.agreements import Agreements
+from domain.credentials import Credential, credential_id
+from domain.directory import Directory, directory_id
+from domain.errors import NotFound, NotPermitted
+from service.principal import Principal
+
+# Compared against when a token id is unknown, so that the answer takes the same
+# time whether or not the credential exists.
+_DUMMY_DIGEST = tokens.digest("no-such-credential")
+
+
+class Unauthenticated(Exception):
+    """No valid credential; the API answers 401 without saying which part failed."""
+
+
+@dataclass
+class DirectoryService:
+    store: EventStore
+    agreements: Agreements
+    clock: object
+    administration: str
+
+    # -- the directory aggregate ------------------------------------------------
+    def ensure(self, name: str) -> Directory:
+        if self.store.exists(directory_id(self.administration)):
+            return self.directory()
+        directory = Directory(administration=self.administration, name=name)
+        self.store.commit(directory)
+        return directory
+
+    def directory(self) -> Directory:
+        return self.store.load(
+            directory_id(self.administration),
+            NotFound("the node is not initialised; run `cmaa init`"),
+        )
+
+    def _change(self, command: str, **kwargs) -> Directory:
+        directory = self.directory()
+        getattr(directory, command)(at=self.clock.now(), **kwargs)
+        self.store.commit(directory)
+        return directory
+
+    # -- commands --------------------------------------------------------------
+    def designate_official(self, *, by: str, official_id: str, name: str, email: str, roles: list[str]) -> Directory:
+        return self._change("designate_official", by=by, official_id=official_id, name=name, email=email, roles=roles)
+
+    def revoke_official(self, *, by: str, official_id: str, reason: str) -> Directory:
+        return self._change("revoke_official", by=by, official_id=official_id, reason=reason)
+
+    def register_partner(self, *, by: str, administration: str, name: str, agreements: list[str],
+                         endpoint: str | None = None, languages: list[str] | None = None) -> Directory:
+        for agreement in agreements:
+            self.agreements.get(agreement).require_parties(self.administration, administration)
+        return self._change("register_partner", by=by, administration=administration, name=name,
+                            agreements=agreements, endpoint=endpoint, languages=languages or [])
+
+    def designate_partner_official(self, *, by: str, administration: str, official_id: str, name: str) -> Directory:
+        return self._change("designate_partner_official", by=by, administration=administration,
+                            official_id=official_id, name=name)
+
+    def record_agreement_period(self, *, by: str, agreement: str, in_force_from: date | None,
+                                termination_notified_on: date | None) -> Directory:
+        return self._change("record_agreement_period", by=by, profile=self.agreements.get(agreement),
+                            in_force_from=in_force_from, termination_notified_on=termination_notified_on)
+
+    # -- credentials -------------------------------------------------------------
+    def issue_credential(self, *, by: str, official_id: str) -> str:
+        """Issue a bearer token for one of the node's active officials; returned once."""
+        self.directory().require_active(official_id)
+        token_id, secret_digest, token = tokens.new_token()
+        self.store.commit(
+            Credential(token_id=token_id, official_id=official_id, secret_digest=secret_digest, by=by,
+                       at=self.clock.now())
+        )
+        return token
+
+    def revoke_credential(self, *, by: str, token_id: str, reason: str) -> None:
+        credential = self.store.load(credential_id(token_id), NotFound(f"no credential {token_id}", field="token_id"))
+        credential.revoke(reason=reason, by=by, at=self.clock.now())
+        self.store.commit(credential)
+
+    def authenticate(self, token: str) -> Principal:
+        parsed = tokens.parse(token)
+        token_id, secret = parsed if parsed else ("", "")
+        credential = None
+        if parsed and self.store.exists(credential_id(token_id)):
+            credential = self.store.load(credential_id(token_id))
+        expected = credential.secret_digest if credential else _DUMMY_DIGEST
+        valid = hmac.compare_digest(tokens.digest(secret), expected)
+        if not (credential and valid and credential.active):
+            raise Unauthenticated()
+        try:
+            record = self.directory().require_active(credential.official_id)
+        except NotPermitted:
+            raise Unauthenticated() from None
+        return Principal(credential.official_id, self.administration, tuple(record["roles"]))

@@ -1,0 +1,102 @@
+"""The one place that turns errors into RFC 9457 ``application/problem+json``.
+
+Routes never raise HTTPException for business rules; they let domain errors
+through and this module answers with the status, the field, the reason and,
+for treaty rules, the article.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import (
+    ConcurrentUpdate,
+    DomainError,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+    TreatyRuleViolation,
+)
+from service.directory import Unauthenticated
+
+log = logging.getLogger("cmaa.problems")
+
+PROBLEM_JSON = "application/problem+json"
+
+STATUS = {
+    TreatyRuleViolation: 422,
+    InvalidInput: 422,
+    IllegalTransition: 409,
+    ConcurrentUpdate: 409,
+    NotPermitted: 403,
+    NotFound: 404,
+}
+
+
+def problem(status: int, code: str, title: str, detail: str, request: Request, **extra: Any) -> JSONResponse:
+    body = {
+        "type": f"urn:cmaa:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _status_of(exc: DomainError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:
+    errors = getattr(exc, "missing", None)
+    return problem(_status_of(exc), exc.code, exc.title, str(exc), request,
+                   field=exc.field, article=exc.article, errors=errors)
+
+
+async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = []
+    for error in exc.errors():
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
+        errors.append({"field": ".".join(location) or "body", "reason": error.get("msg", "invalid")})
+    first = errors[0] if errors else {"field": "body", "reason": "invalid"}
+    return problem(422, "validation-error", "Invalid request",
+                   f"{first['field']}: {first['reason']}", request, field=first["field"], errors=errors)
+
+
+async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
+    return problem(exc.status_code, f"http-{exc.status_code}", titles.get(exc.status_code, "HTTP error"),
+                   str(exc.detail), request)
+
+
+async def on_unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
+    return problem(401, "unauthenticated", "Authentication required",
+                   "a valid bearer credential issued by `cmaa credentials issue` is required", request)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Never a stack trace to the caller; the log keeps it for the operator.
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem(500, "internal-error", "Internal error",
+                   "the node could not complete the request; nothing was changed", request)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Unauthenticated, on_unauthenticated)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,36 @@
+"""Agreements: the profiles this node enforces and the period each binds."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.deps import CurrentPrincipal, NodeDep
+from service.schemas import AgreementPeriodUpdate, AgreementPublic, AgreementsPublic, Short
+
+router = APIRouter(prefix="/agreements", tags=["agreements"])
+
+
+def _public(node, profile, directory) -> AgreementPublic:
+    period = directory.period(profile)
+    return AgreementPublic(id=profile.id, short=profile.short, title=profile.title,
+                           in_force_from=period.in_force_from, terminated_from=period.terminated_from,
+                           in_force_today=period.covers(node.clock.now().date()), profile=profile.raw)
+
+
+@router.get("", response_model=AgreementsPublic)
+def list_agreements(node: NodeDep, who: CurrentPrincipal) -> AgreementsPublic:
+    """Every agreement profile with its period in force."""
+    directory = node.directory.directory()
+    data = [_public(node, p, directory) for p in node.agreements]
+    return AgreementsPublic(data=data, count=len(data))
+
+
+@router.put("/{agreement_id}/period", response_model=AgreementPublic)
+def record_agreement_period(agreement_id: Short, body: AgreementPeriodUpdate, node: NodeDep,
+                            who: CurrentPrincipal) -> AgreementPublic:
+    """Record the notified entry into force, or a termination notice: it takes effect after
+    the agreement's notice period (JP-NO Art. 19(1): three months; Nairobi Art. 19(3): six)."""
+    who.require("operator")
+    directory = node.directory.record_agreement_period(by=who.official_id, agreement=agreement_id,
+                                                       **body.model_dump())
+    return _public(node, node.agreements.get(agreement_id), directory)

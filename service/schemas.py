@@ -1,0 +1,263 @@
+"""Wire schemas of the node's API. Unknown fields are rejected everywhere."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Text = Annotated[str, Field(max_length=20_000)]
+Short = Annotated[str, Field(min_length=1, max_length=200)]
+AdminCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166 alpha-2 code")]
+OfficialId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+Kind = Literal[
+    "information", "lawful_movement_check", "special_surveillance", "enquiry",
+    "service_of_documents", "recovery_of_claim",
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- requests ------------------------------------------------------------------------
+class Identifier(Strict):
+    scheme: Short = Field(description="e.g. passport, national_id, company_registration, eori")
+    value: Short
+
+
+class Target(Strict):
+    """A person who is the target of the investigations (JP-NO Art. 11(4)(d))."""
+
+    kind: Literal["natural", "legal"]
+    name: Short
+    date_of_birth: date | None = None
+    nationality: Annotated[str, Field(max_length=2)] | None = None
+    address: Annotated[str, Field(max_length=500)] | None = None
+    identifiers: list[Identifier] = Field(default_factory=list, max_length=20)
+    role: Annotated[str, Field(max_length=200)] | None = None
+
+
+class RecoveryClaim(Strict):
+    """A claim to recover (Nordic Art. 10)."""
+
+    amount: Annotated[str, Field(pattern=r"^\d{1,15}(\.\d{1,2})?$")]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    enforcement_title: Annotated[str, Field(max_length=2000)] = ""
+    enforceable: bool = False
+    limitation_date: date | None = None
+    not_recoverable_at_home: bool = False
+
+
+class Surveillance(Strict):
+    """Special surveillance (JP-NO Art. 4): reports over time."""
+
+    subjects: list[Short] = Field(default_factory=list, max_length=50)
+    report_every_days: int | None = Field(None, ge=1, le=365)
+    until: date | None = None
+
+
+class RequestContentIn(Strict):
+    action_requested: Text = ""
+    reason: Text = ""
+    case_description: Text = ""
+    laws_involved: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=list, max_length=50)
+    targets: list[Target] = Field(default_factory=list, max_length=100)
+    reciprocity_notice: Text | None = Field(
+        None, description="Set when the requester could not itself execute such a request (JP-NO Art. 14(3))")
+    document_summary: Text | None = None
+    recovery: RecoveryClaim | None = None
+    surveillance: Surveillance | None = None
+
+
+class CaseRequestCreate(Strict):
+    """A request for assistance made by this administration."""
+
+    agreement: Short
+    partner_administration: AdminCode
+    kind: Kind
+    language: Annotated[str, Field(pattern=r"^[a-z]{2}$")]
+    addressed_to: list[OfficialId] = Field(default_factory=list, max_length=20)
+    content: RequestContentIn
+
+
+class ReceivedRequestCreate(CaseRequestCreate):
+    """A partner's request that reached this administration outside the exchange."""
+
+    channel: Literal["written", "oral"] = "written"
+    received_from: OfficialId | None = None
+
+
+class Restrictions(Strict):
+    """Use restrictions set by the provider (JP-NO Art. 3(4), 7, 8(2), 9(2))."""
+
+    purposes: list[Short] | None = None
+    confidentiality: Short | None = None
+    use_conditions: list[Annotated[str, Field(max_length=2000)]] = Field(default_factory=list, max_length=20)
+    law_enforcement_onward: bool | None = None
+    retention_days: int | None = Field(None, ge=1, le=36_500)
+
+
+class InformationItemIn(Strict):
+    item_id: OfficialId | None = None
+    title: Short
+    content: Text
+    personal_data: bool = False
+    restrictions: Restrictions = Field(default_factory=Restrictions)
+
+
+class SpontaneousAssistanceCreate(Strict):
+    agreement: Short
+    partner_administration: AdminCode
+    language: Annotated[str, Field(pattern=r"^[a-z]{2}$")] = "en"
+    addressed_to: list[OfficialId] = Field(default_factory=list, max_length=20)
+    relevance: Text = Field(description="Why it matters for preventing serious customs offences (JP-NO Art. 5)")
+    case_description: Text = ""
+    items: list[InformationItemIn] = Field(min_length=1, max_length=100)
+
+
+# -- steps on a case -------------------------------------------------------------
+class Forwarding(Strict):
+    authority: Short
+    reason: Text = ""
+
+
+class Reply(Strict):
+    items: list[InformationItemIn] = Field(min_length=1, max_length=100)
+    final: bool = True
+    partial_reasons: Text | None = Field(None, description="Set when assistance is given only in part (Art. 14(2))")
+    conditions: list[Annotated[str, Field(max_length=2000)]] = Field(default_factory=list, max_length=20)
+
+
+class Refusal(Strict):
+    grounds: list[Short] = Field(min_length=1, max_length=10)
+    reasons: Text
+
+
+class Postponement(Strict):
+    reasons: Text
+    until: date | None = None
+
+
+class Consultation(Strict):
+    subject: Literal["postponement_terms", "extraordinary_costs"]
+    message: Text
+
+
+class WrittenConfirmation(Strict):
+    reference: Short = Field(description="Reference of the written confirmation document")
+
+
+class Closure(Strict):
+    reason: Text
+
+
+# -- views -------------------------------------------------------------------------
+class WrittenConfirmationState(BaseModel):
+    due_by: datetime | None
+    confirmed_at: datetime | None
+    overdue: bool
+
+
+class CasePublic(BaseModel):
+    id: UUID
+    reference: str
+    agreement: str
+    side: str
+    kind: str
+    status: str
+    own_administration: str
+    partner_administration: str
+    language: str
+    channel: str
+    content: dict[str, Any]
+    addressed_to: list[str]
+    opened_by: dict[str, str]
+    opened_at: datetime
+    written_confirmation: WrittenConfirmationState | None
+    items: list[dict[str, Any]]
+    forwarded_to: str | None
+    refusal: dict[str, Any] | None
+    postponement: dict[str, Any] | None
+    consultations: list[dict[str, Any]]
+    conditions: list[str]
+    partial: bool
+    version: int
+
+
+class CasesPublic(BaseModel):
+    data: list[CasePublic]
+    count: int
+    next_after: int = Field(description="Pass as `after` to read the next page")
+
+
+class CaseEventPublic(BaseModel):
+    version: int
+    event: str
+    recorded_at: datetime
+    by: dict[str, str] | str | None
+    at: datetime | None
+    articles: list[str]
+    data: dict[str, Any]
+
+
+class CaseHistoryPublic(BaseModel):
+    case_id: UUID
+    data: list[CaseEventPublic]
+    count: int
+
+
+# -- directory -------------------------------------------------------------------------
+class OfficialCreate(Strict):
+    official_id: OfficialId
+    name: Short
+    email: Annotated[str, Field(max_length=320)] = ""
+    roles: list[Literal["official", "auditor", "dpo", "operator"]] = Field(min_length=1)
+
+
+class Revocation(Strict):
+    reason: Text
+
+
+class PartnerCreate(Strict):
+    administration: AdminCode
+    name: Short
+    agreements: list[Short] = Field(min_length=1, max_length=10)
+    endpoint: Annotated[str, Field(max_length=500)] | None = None
+    languages: list[Annotated[str, Field(pattern=r"^[a-z]{2}$")]] = Field(
+        default_factory=list, description="Extra languages agreed bilaterally (Nairobi Art. 7(2))")
+
+
+class PartnerOfficialCreate(Strict):
+    official_id: OfficialId
+    name: Short
+
+
+class AgreementPeriodUpdate(Strict):
+    in_force_from: date | None = None
+    termination_notified_on: date | None = None
+
+
+class DirectoryPublic(BaseModel):
+    administration: str
+    name: str
+    officials: dict[str, dict[str, Any]]
+    partners: dict[str, dict[str, Any]]
+    periods: dict[str, dict[str, Any]]
+
+
+class AgreementPublic(BaseModel):
+    id: str
+    short: str
+    title: str
+    in_force_from: date
+    terminated_from: date | None
+    in_force_today: bool
+    profile: dict[str, Any]
+
+
+class AgreementsPublic(BaseModel):
+    data: list[AgreementPublic]
+    count: int

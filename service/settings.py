@@ -1,0 +1,47 @@
+"""Configuration from the environment (``CMAA_*``), validated at start-up."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CMAA_", extra="ignore")
+
+    administration: str = Field("NO", description="ISO 3166 code of this node's customs administration")
+    administration_name: str = Field("Norwegian Customs", description="Display name of the administration")
+    data_dir: Path = Field(Path("var/cmaa"), description="Where the SQLite store and node keys live")
+    database_url: str | None = Field(None, description="sqlite:///... (default: <data dir>/cmaa.db) or postgresql://...")
+    host: str = Field("127.0.0.1", description="Listen address")
+    port: int = Field(8600, ge=1, le=65535, description="Listen port")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    environment: Literal["development", "production"] = "development"
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body")
+    key_passphrase: str | None = Field(None, description="Encrypts the node's private keys at rest")
+    page_size: int = Field(50, ge=1, le=500)
+
+    @field_validator("administration")
+    @classmethod
+    def _iso_code(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z]{2}", value):
+            raise ValueError("CMAA_ADMINISTRATION must be a two-letter ISO 3166 code such as NO or JP")
+        return value
+
+    @model_validator(mode="after")
+    def _production_refuses_development_defaults(self) -> Settings:
+        if self.environment == "production" and not self.key_passphrase:
+            raise ValueError("CMAA_ENVIRONMENT=production needs CMAA_KEY_PASSPHRASE to encrypt the node keys at rest")
+        return self
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'cmaa.db'}"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"

@@ -1,0 +1,62 @@
+"""Aggregates and events to wire views."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from domain.case import AssistanceCase
+from service.schemas import CaseEventPublic, CasePublic, WrittenConfirmationState
+
+_ENVELOPE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+
+
+def case_public(case: AssistanceCase, now: datetime) -> CasePublic:
+    confirmation = None
+    if case.is_oral:
+        confirmation = WrittenConfirmationState(
+            due_by=case.confirmation_due_by,
+            confirmed_at=case.confirmed_in_writing_at,
+            overdue=case.confirmation_overdue(now),
+        )
+    return CasePublic(
+        id=case.id,
+        reference=case.reference,
+        agreement=case.agreement,
+        side=case.side,
+        kind=case.kind,
+        status=case.status,
+        own_administration=case.own_administration,
+        partner_administration=case.partner_administration,
+        language=case.language,
+        channel=case.channel,
+        content=case.content,
+        addressed_to=case.addressed_to,
+        opened_by=case.opened_by,
+        opened_at=case.opened_at,
+        written_confirmation=confirmation,
+        items=case.items,
+        forwarded_to=case.forwarded_to,
+        refusal=case.refusal,
+        postponement=case.postponement,
+        consultations=case.consultations,
+        conditions=case.conditions,
+        partial=case.partial,
+        version=case.version,
+    )
+
+
+def event_public(event: Any) -> CaseEventPublic:
+    data = {k: v for k, v in event.__dict__.items() if k not in _ENVELOPE_FIELDS}
+    articles = data.pop("articles", None) or []
+    if "article" in data:
+        articles = [data.pop("article")]
+    return CaseEventPublic(
+        version=event.originator_version,
+        event=type(event).__name__,
+        recorded_at=event.timestamp,
+        by=data.pop("by", None),
+        at=data.pop("at", None),
+        articles=list(articles),
+        data=data,
+    )

@@ -51,7 +51,8 @@ def normalise_restrictions(profile: AgreementProfile, given: dict[str, Any], ind
             f"confidentiality must be one of {', '.join(rules['confidentiality_levels'])}",
             field=f"{where}.confidentiality",
         )
-    retention = given.get("retention_days", rules["default_retention_days"])
+    retention = given.get("retention_days")
+    retention = rules["default_retention_days"] if retention is None else retention
     if not isinstance(retention, int) or retention <= 0:
         raise InvalidInput("retention_days must be a positive number of days", field=f"{where}.retention_days")
     onward = given.get("law_enforcement_onward")

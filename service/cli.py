@@ -18,7 +18,9 @@ from rich.table import Table
 from domain.errors import DomainError
 from service.settings import Settings
 
-app = typer.Typer(help="cmaa-exchange: the customs mutual-assistance node.", no_args_is_help=True)
+# Pretty tracebacks would print local variables (tokens, passphrases): off.
+app = typer.Typer(help="cmaa-exchange: the customs mutual-assistance node.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
 officials = typer.Typer(help="This administration's designated officials.", no_args_is_help=True)
 credentials = typer.Typer(help="API credentials of officials.", no_args_is_help=True)
 partners = typer.Typer(help="Partner administrations and their designated officials.", no_args_is_help=True)
@@ -204,4 +206,21 @@ def agreements_period(
 
 
 def main() -> None:
-    app()
+    from pydantic import ValidationError
+
+    from adapters.store import StoreConfigError
+
+    try:
+        app()
+    except ValidationError as exc:
+        for error in exc.errors():
+            setting = "CMAA_" + "_".join(str(p) for p in error["loc"]).upper() if error["loc"] else "settings"
+            err.print(f"[red]configuration error:[/red] {setting}: {error['msg']}", highlight=False)
+        raise SystemExit(2) from None
+    except StoreConfigError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}", highlight=False)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
+
 
 class BodySizeLimit:
     """Pure ASGI middleware: 413 problem+json past ``max_bytes`` (declared or streamed)."""
@@ -27,7 +29,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge()
+                    raise _TooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message):
@@ -56,5 +58,8 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised inside the app while it reads the body; answered as a 413 problem."""
+
+    def __init__(self, max_bytes: int):
+        super().__init__(413, f"the body exceeds {max_bytes} bytes (CMAA_MAX_BODY_BYTES)")

@@ -9,6 +9,7 @@ from adapters import nodekeys
 from adapters.clock import SystemClock
 from adapters.store import EventStore
 from domain.agreements import Agreements
+from domain.errors import ConcurrentUpdate
 from service.cases import CaseService
 from service.directory import DirectoryService
 from service.settings import Settings
@@ -47,10 +48,15 @@ def initialise(node: Node) -> str | None:
     """First run: create the directory and a first operator; return its token once.
 
     Later runs find the directory and return ``None``: the token is never shown again.
+    Replicas starting together race here; the loser of the optimistic write sees
+    the winner's directory and returns ``None``.
     """
-    directory = node.directory.ensure(node.settings.administration_name)
-    if FIRST_OPERATOR in directory.officials:
+    try:
+        directory = node.directory.ensure(node.settings.administration_name)
+        if FIRST_OPERATOR in directory.officials:
+            return None
+        node.directory.designate_official(by="first-run", official_id=FIRST_OPERATOR, name="First operator",
+                                          email="", roles=["operator"])
+    except ConcurrentUpdate:
         return None
-    node.directory.designate_official(by="first-run", official_id=FIRST_OPERATOR, name="First operator",
-                                      email="", roles=["operator"])
     return node.directory.issue_credential(by="first-run", official_id=FIRST_OPERATOR)

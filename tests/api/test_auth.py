@@ -1,0 +1,81 @@
+"""Every call is authenticated, and authorised by role and administration."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import jp_no_request
+
+
+@pytest.mark.parametrize("header", [
+    None,
+    "Bearer not-a-token",
+    "Bearer cmaa.0000000000000000.guess",
+    "Basic dXNlcjpwYXNz",
+])
+def test_calls_without_a_valid_credential_get_401_problem(api, who, header):
+    headers = {"Authorization": header} if header else {}
+    response = api.get("/cases", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_tampered_secret_is_rejected(api, who):
+    token = who.official["Authorization"].removeprefix("Bearer ")
+    tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert api.get("/cases", headers={"Authorization": f"Bearer {tampered}"}).status_code == 401
+
+
+def test_a_revoked_credential_stops_working(api, who, node):
+    token_id = who.official["Authorization"].split(".")[1]
+    assert api.get("/cases", headers=who.official).status_code == 200
+    node.directory.revoke_credential(by="test", token_id=token_id, reason="laptop lost")
+    assert api.get("/cases", headers=who.official).status_code == 401
+
+
+def test_a_revoked_official_cannot_act_even_with_a_live_credential(api, who):
+    response = api.post("/directory/officials/no-hansen/revocation", headers=who.operator,
+                        json={"reason": "left the service"})
+    assert response.status_code == 200
+    assert api.post("/cases", json=jp_no_request(), headers=who.official).status_code == 401
+
+
+def test_an_auditor_reads_cases_but_cannot_act_on_them(api, who):
+    case_id = api.post("/cases", json=jp_no_request(), headers=who.official).json()["id"]
+    assert api.get(f"/cases/{case_id}/history", headers=who.auditor).status_code == 200
+    response = api.post(f"/cases/{case_id}/closure", headers=who.auditor, json={"reason": "x"})
+    assert response.status_code == 403
+    assert response.json()["type"] == "urn:cmaa:problem:not-permitted"
+
+
+def test_an_operator_cannot_make_requests(api, who):
+    assert api.post("/cases", json=jp_no_request(), headers=who.operator).status_code == 403
+
+
+def test_an_official_cannot_designate_officials(api, who):
+    response = api.post("/directory/officials", headers=who.official,
+                        json={"official_id": "no-x", "name": "X", "roles": ["operator"]})
+    assert response.status_code == 403
+
+
+def test_operator_designates_an_official_who_can_then_be_issued_a_credential(api, who, node):
+    response = api.post("/directory/officials", headers=who.operator,
+                        json={"official_id": "no-lie", "name": "Per Lie", "roles": ["official"]})
+    assert response.status_code == 201
+    token = node.directory.issue_credential(by="test", official_id="no-lie")
+    assert api.get("/cases", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_officials_act_only_on_their_own_administrations_cases(api, who, node, store_url, tmp_path, clock):
+    """A second administration's node sharing the database cannot touch Norway's case."""
+    from tests.factories import make_node
+    from service.principal import Principal
+    from domain.errors import NotPermitted
+
+    case_id = api.post("/cases", json=jp_no_request(), headers=who.official).json()["id"]
+    intruder = Principal("se-andersson", "SE", ("official",))
+    with pytest.raises(NotPermitted):
+        node.cases.close(intruder, __import__("uuid").UUID(case_id), reason="not mine")
+    assert node.cases.get(Principal("no-hansen", "NO", ("official",)), __import__("uuid").UUID(case_id)).status \
+        == "requested"

@@ -1,0 +1,81 @@
+"""Bad input gets a clear RFC 9457 problem, never a 500, and changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.factories import jp_no_request
+
+
+def test_an_unknown_field_is_rejected_with_its_name(api, who):
+    body = jp_no_request()
+    body["priority"] = "high"
+    response = api.post("/cases", json=body, headers=who.official)
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["type"] == "urn:cmaa:problem:validation-error"
+    assert problem["field"] == "priority"
+
+
+def test_a_nested_wrong_type_names_the_path(api, who):
+    body = jp_no_request()
+    body["content"]["targets"][0]["kind"] = "robot"
+    response = api.post("/cases", json=body, headers=who.official)
+    assert response.status_code == 422
+    assert response.json()["field"] == "content.targets.0.kind"
+
+
+@pytest.mark.parametrize("raw", [b"{", b"[]", b"null", b"\xff\xfe", b'{"agreement": 1e999999}'])
+def test_malformed_json_is_a_422_problem(api, who, raw):
+    response = api.post("/cases", content=raw, headers={**who.official, "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_oversized_body_is_refused_with_413(api, who):
+    body = jp_no_request(case_description="x" * 2_000_000)
+    response = api.post("/cases", json=body, headers=who.official)
+    assert response.status_code == 413
+    assert response.json()["status"] == 413
+
+
+def test_an_oversized_chunked_body_is_refused_with_413(api, who):
+    def chunks():
+        for _ in range(40):
+            yield b"x" * 65_536
+
+    response = api.post("/cases", content=chunks(), headers={**who.official, "Content-Type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_an_unknown_case_is_a_404_problem(api, who):
+    response = api.get(f"/cases/{uuid.uuid4()}", headers=who.official)
+    assert response.status_code == 404
+    assert response.json()["type"] == "urn:cmaa:problem:not-found"
+
+
+def test_a_malformed_case_id_is_a_422_problem(api, who):
+    response = api.get("/cases/not-a-uuid", headers=who.official)
+    assert response.status_code == 422
+    assert response.json()["field"] == "path.case_id"
+
+
+def test_the_directory_aggregate_id_is_not_readable_as_a_case(api, who, node):
+    from domain.directory import directory_id
+
+    response = api.get(f"/cases/{directory_id('NO')}", headers=who.official)
+    assert response.status_code == 404
+
+
+def test_an_unknown_route_is_a_problem(api, who):
+    response = api.get("/nope", headers=who.official)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_refused_request_stores_nothing(api, who):
+    body = jp_no_request(language="ja")
+    assert api.post("/cases", json=body, headers=who.official).status_code == 422
+    assert api.get("/cases", headers=who.official).json()["count"] == 0

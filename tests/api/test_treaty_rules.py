@@ -1,0 +1,100 @@
+"""Treaty rules refused through the API, each naming its article."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import jp_no_request
+
+
+def refused(api, who, body, path="/cases"):
+    response = api.post(path, json=body, headers=who.official)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    return response.json()
+
+
+@pytest.mark.parametrize("field,article", [
+    ("action_requested", "JP-NO Art. 11(4)(b)"),
+    ("reason", "JP-NO Art. 11(4)(b)"),
+    ("case_description", "JP-NO Art. 11(4)(c)"),
+    ("laws_involved", "JP-NO Art. 11(4)(c)"),
+    ("targets", "JP-NO Art. 11(4)(d)"),
+])
+def test_a_request_lacking_a_required_element_is_refused_citing_art_11_4(api, who, field, article):
+    body = jp_no_request()
+    body["content"][field] = [] if field in ("laws_involved", "targets") else ""
+    problem = refused(api, who, body)
+    assert problem["type"] == "urn:cmaa:problem:request-incomplete"
+    assert problem["field"] == field
+    assert problem["article"] == article
+
+
+def test_every_missing_element_is_listed_at_once(api, who):
+    body = jp_no_request()
+    body["content"] = {"action_requested": "Check"}
+    problem = refused(api, who, body)
+    assert [e["field"] for e in problem["errors"]] == ["reason", "case_description", "laws_involved", "targets"]
+
+
+def test_a_request_not_in_english_is_refused_under_jp_no(api, who):
+    problem = refused(api, who, jp_no_request(language="no"))
+    assert problem["article"] == "JP-NO Art. 11(2)"
+    assert problem["field"] == "language"
+
+
+def test_recovery_of_a_claim_is_not_a_kind_under_jp_no(api, who):
+    problem = refused(api, who, jp_no_request(kind="recovery_of_claim"))
+    assert problem["article"] == "JP-NO Art. 2(1)"
+    assert problem["field"] == "kind"
+
+
+def test_a_partner_not_registered_under_the_agreement_is_refused(api, who):
+    response = api.post("/cases", json=jp_no_request(partner_administration="SE"), headers=who.official)
+    assert response.status_code == 404
+    assert response.json()["field"] == "partner_administration"
+
+
+def test_addressing_someone_who_is_not_a_designated_official_is_refused(api, who):
+    response = api.post("/cases", json=jp_no_request(addressed_to=["jp-unknown"]), headers=who.official)
+    assert response.status_code == 403
+    assert response.json()["article"] == "JP-NO Art. 11(1)"
+
+
+def test_no_new_request_after_termination_but_ongoing_assistance_completes(api, who):
+    ongoing = api.post("/cases/received", headers=who.official,
+                       json={**jp_no_request(), "addressed_to": [], "channel": "written"}).json()["id"]
+    period = api.put("/agreements/jp-no-2016/period", headers=who.operator,
+                     json={"termination_notified_on": "2026-08-01"})
+    assert period.status_code == 200
+    assert period.json()["terminated_from"] == "2026-11-01"  # JP-NO Art. 19(1): three months
+
+    problem = refused(api, who, jp_no_request())
+    assert problem["type"] == "urn:cmaa:problem:agreement-not-in-force"
+    assert problem["article"] == "JP-NO Art. 19(1)"
+    # JP-NO Art. 19(2): ongoing assistance is completed.
+    assert api.post(f"/cases/{ongoing}/acknowledgement", headers=who.official).status_code == 200
+
+
+def test_termination_notified_takes_effect_only_after_the_notice_period(api, who):
+    api.put("/agreements/jp-no-2016/period", headers=who.operator, json={"termination_notified_on": "2026-10-01"})
+    assert api.post("/cases", json=jp_no_request(), headers=who.official).status_code == 201
+
+
+def test_no_request_before_entry_into_force(api, who):
+    api.put("/agreements/jp-no-2016/period", headers=who.operator, json={"in_force_from": "2027-01-01"})
+    problem = refused(api, who, jp_no_request())
+    assert problem["article"] == "JP-NO Art. 18"
+
+
+def test_an_unknown_agreement_is_a_clear_error(api, who):
+    response = api.post("/cases", json=jp_no_request(agreement="madrid-2099"), headers=who.official)
+    assert response.status_code == 404
+    assert response.json()["field"] == "agreement"
+
+
+def test_agreements_are_listed_with_their_periods(api, who):
+    data = api.get("/agreements", headers=who.official).json()["data"]
+    assert {a["id"] for a in data} == {"jp-no-2016", "nairobi-1977", "nordic-1981"}
+    nordic = next(a for a in data if a["id"] == "nordic-1981")
+    assert nordic["in_force_from"] == "1982-08-26" and nordic["in_force_today"] is True

@@ -1,0 +1,57 @@
+"""The `cmaa` command line, as an operator runs it."""
+
+from __future__ import annotations
+
+from tests.servers import cli_env, cmaa
+
+
+def test_first_run_prints_the_operator_credential_once_and_generates_node_keys(tmp_path):
+    env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'data' / 'cmaa.db'}")
+    first = cmaa(env, "init")
+    assert first.returncode == 0, first.stderr
+    assert "shown once" in first.stderr and "cmaa." in first.stderr
+    second = cmaa(env, "init")
+    assert "shown once" not in second.stderr
+    keys = tmp_path / "data" / "keys"
+    assert {p.name for p in keys.iterdir()} == {"node-signing.pem", "node-encryption.pem"}
+    assert all(p.stat().st_mode & 0o077 == 0 for p in keys.iterdir())
+
+
+def test_operator_designates_issues_and_revokes_from_the_cli(tmp_path):
+    env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}")
+    assert cmaa(env, "officials", "add", "no-hansen", "--name", "Kari Hansen", "--role", "official",
+                "--role", "auditor").returncode == 0
+    token = cmaa(env, "credentials", "issue", "no-hansen").stdout.strip()
+    assert token.startswith("cmaa.")
+    listing = cmaa(env, "officials", "list").stdout
+    assert "no-hansen" in listing and "official, auditor" in listing
+    revoked = cmaa(env, "credentials", "revoke", token.split(".")[1], "--reason", "rotated")
+    assert revoked.returncode == 0, revoked.stderr
+
+
+def test_cli_refusals_name_the_rule_and_exit_non_zero(tmp_path):
+    env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}")
+    refused = cmaa(env, "partners", "add", "SE", "--name", "Sweden", "--agreement", "jp-no-2016")
+    assert refused.returncode == 1
+    assert "JP-NO Art. 2(1)" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    unknown = cmaa(env, "credentials", "issue", "nobody")
+    assert unknown.returncode == 1 and "nobody" in unknown.stderr
+
+
+def test_agreement_termination_is_recorded_from_the_cli(tmp_path):
+    env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}")
+    result = cmaa(env, "agreements", "period", "jp-no-2016", "--termination-notified-on", "2027-01-15")
+    assert result.returncode == 0, result.stderr
+    assert '"terminated_from": "2027-04-15"' in result.stdout
+
+
+def test_a_bad_setting_is_named_at_start_up(tmp_path):
+    env = cli_env(tmp_path / "data", "mysql://nope/x")
+    result = cmaa(env, "init")
+    assert result.returncode != 0
+    assert "CMAA_DATABASE_URL" in result.stderr
+    bad_admin = cmaa({**env, "CMAA_ADMINISTRATION": "Norway"}, "init")
+    assert bad_admin.returncode == 2
+    assert "CMAA_ADMINISTRATION" in bad_admin.stderr
+    assert "Traceback" not in result.stderr + bad_admin.stderr

@@ -1,0 +1,74 @@
+"""The event store on real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from adapters.store import EventStore, StoreConfigError, env_for_url
+from domain.directory import Directory
+from domain.errors import ConcurrentUpdate
+
+
+def test_sqlite_url_selects_the_native_recorder(tmp_path):
+    env = env_for_url(f"sqlite:///{tmp_path}/x/cmaa.db")
+    assert env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite"
+    assert env["SQLITE_DBNAME"] == f"{tmp_path}/x/cmaa.db"
+    assert (tmp_path / "x").is_dir()
+
+
+def test_postgres_url_selects_the_native_recorder_and_schema():
+    env = env_for_url("postgresql://alice:s3cret@db.internal:6543/cmaa?schema=node_no")
+    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_DBNAME"]) == ("db.internal", "6543", "cmaa")
+    assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env["POSTGRES_SCHEMA"]) == ("alice", "s3cret", "node_no")
+
+
+def test_sqlalchemy_recorders_are_selectable_for_measurement():
+    env = env_for_url("postgresql+sqlalchemy://u@h/db")
+    assert env["PERSISTENCE_MODULE"] == "eventsourcing_sqlalchemy"
+    assert env["SQLALCHEMY_URL"].startswith("postgresql+psycopg://")
+
+
+@pytest.mark.parametrize("url", ["mysql://x/y", "not a url", "sqlite://"])
+def test_unsupported_urls_are_refused_with_the_setting_named(url):
+    with pytest.raises(StoreConfigError, match="CMAA_DATABASE_URL"):
+        env_for_url(url)
+
+
+def test_sqlite_store_runs_in_wal_mode(tmp_path):
+    store = EventStore(f"sqlite:///{tmp_path / 'cmaa.db'}")
+    store.commit(Directory(administration="NO", name="Norway"))
+    store.close()
+    with sqlite3.connect(tmp_path / "cmaa.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_stale_writer_gets_concurrent_update_and_the_store_keeps_the_first(store_url):
+    first, second = EventStore(store_url), EventStore(store_url)
+    try:
+        directory = Directory(administration="NO", name="Norway")
+        first.commit(directory)
+        a, b = first.load(directory.id), second.load(directory.id)
+        a.designate_official(official_id="a", name="A", email="", roles=["official"], by="t", at=directory.created_on)
+        b.designate_official(official_id="b", name="B", email="", roles=["official"], by="t", at=directory.created_on)
+        first.commit(a)
+        with pytest.raises(ConcurrentUpdate):
+            second.commit(b)
+        assert set(second.load(directory.id).officials) == {"a"}
+    finally:
+        first.close()
+        second.close()
+
+
+def test_events_survive_reopening_the_store(store_url):
+    store = EventStore(store_url)
+    directory = Directory(administration="NO", name="Norway")
+    store.commit(directory)
+    store.close()
+    reopened = EventStore(store_url)
+    try:
+        assert reopened.load(directory.id).name == "Norway"
+    finally:
+        reopened.close()

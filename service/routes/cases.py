@@ -66,7 +66,7 @@ def provide_spontaneous_assistance(body: SpontaneousAssistanceCreate, node: Node
 
 @router.get("", response_model=CasesPublic)
 def list_cases(node: NodeDep, who: CurrentPrincipal,
-               after: Annotated[int, Query(ge=0)] = 0,
+               after: Annotated[int, Query(ge=0, le=2**62)] = 0,
                limit: Annotated[int, Query(ge=1, le=500)] = 50,
                overdue_confirmation: bool = False) -> CasesPublic:
     """Cases in the order they were opened. ``overdue_confirmation`` lists oral requests whose

@@ -79,3 +79,10 @@ def test_a_refused_request_stores_nothing(api, who):
     body = jp_no_request(language="ja")
     assert api.post("/cases", json=body, headers=who.official).status_code == 422
     assert api.get("/cases", headers=who.official).json()["count"] == 0
+
+
+@pytest.mark.parametrize("after", ["-1", str(2**63), "abc"])
+def test_an_out_of_range_cursor_is_a_422_problem(api, who, after):
+    response = api.get("/cases", params={"after": after}, headers=who.official)
+    assert response.status_code == 422
+    assert response.json()["field"] == "query.after"

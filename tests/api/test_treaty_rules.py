@@ -98,3 +98,18 @@ def test_agreements_are_listed_with_their_periods(api, who):
     assert {a["id"] for a in data} == {"jp-no-2016", "nairobi-1977", "nordic-1981"}
     nordic = next(a for a in data if a["id"] == "nordic-1981")
     assert nordic["in_force_from"] == "1982-08-26" and nordic["in_force_today"] is True
+
+
+def test_nordic_recovery_request_through_the_api_refused_below_the_minimum(api, who, node):
+    node.directory.register_partner(by="test", administration="SE", name="Tullverket", agreements=["nordic-1981"])
+    claim = {"amount": "900.00", "currency": "NOK", "enforcement_title": "Vedtak 2026/17", "enforceable": True,
+             "limitation_date": "2029-01-01", "not_recoverable_at_home": True}
+    body = jp_no_request(agreement="nordic-1981", partner_administration="SE", kind="recovery_of_claim",
+                         language="no", addressed_to=[], recovery=claim)
+    problem = refused(api, who, body)
+    assert (problem["article"], problem["field"]) == ("Nordic Art. 10(2)", "recovery.amount")
+
+    body["content"]["recovery"]["amount"] = "25000.00"
+    made = api.post("/cases", json=body, headers=who.official)
+    assert made.status_code == 201, made.text
+    assert made.json()["content"]["recovery"]["amount"] == "25000.00"

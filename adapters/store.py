@@ -49,7 +49,8 @@ def env_for_url(url: str) -> dict[str, str]:
             raise StoreConfigError("CMAA_DATABASE_URL: sqlite URLs name a file, e.g. sqlite:///var/cmaa/cmaa.db")
         if database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": database, "SQLITE_LOCK_TIMEOUT": "10"}
+        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": database, "SQLITE_LOCK_TIMEOUT": "10",
+                "APPLICATION_RECORDER_TOPIC": "adapters.exchange_tables:CmaaSQLiteRecorder"}
     if backend in ("postgresql", "postgres"):
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -61,6 +62,7 @@ def env_for_url(url: str) -> dict[str, str]:
             "POSTGRES_CONNECT_TIMEOUT": "10",
             "POSTGRES_POOL_SIZE": str(parsed.query.get("pool_size", "5")),
             "POSTGRES_LOCK_TIMEOUT": "10",
+            "APPLICATION_RECORDER_TOPIC": "adapters.exchange_tables:CmaaPostgresRecorder",
         }
         schema = parsed.query.get("schema")
         if schema:
@@ -80,6 +82,16 @@ class EventStore(Application):
         env = {"CREATE_TABLE": "y", **env_for_url(url), **(extra_env or {})}
         self.url = url
         super().__init__(env=env)
+        self._tables = None
+
+    @property
+    def exchange(self):
+        """The outbox and inbox (native recorders only)."""
+        if self._tables is None:
+            from adapters.exchange_tables import ExchangeTables
+
+            self._tables = ExchangeTables(self.recorder)
+        return self._tables
 
     def load(self, aggregate_id: UUID, not_found: Exception | None = None) -> Any:
         try:
@@ -90,10 +102,12 @@ class EventStore(Application):
     def exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self.repository
 
-    def commit(self, *aggregates: Aggregate) -> int:
-        """Store the pending events of ``aggregates`` atomically; return the last notification id."""
+    def commit(self, *aggregates: Aggregate, outbox: tuple[dict, ...] | list[dict] = (),
+               inbox: dict | None = None) -> int:
+        """Store the pending events of ``aggregates`` atomically, with any outbox rows
+        and inbox row in the same transaction; return the last notification id."""
         try:
-            recordings = self.save(*aggregates)
+            recordings = self.save(*aggregates, outbox=tuple(outbox), inbox=inbox)
         except IntegrityError:
             # Another writer stored the same version first (optimistic concurrency).
             raise ConcurrentUpdate(

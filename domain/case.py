@@ -20,6 +20,7 @@ from domain.errors import IllegalTransition, InvalidInput, NotPermitted
 REQUESTING = "requesting"
 REQUESTED = "requested"
 PROVIDING = "providing"
+RECEIVING = "receiving"  # spontaneous assistance received from a partner
 
 # Status of a case, from the holding node's point of view.
 REQUESTED_STATUS = "requested"  # requesting side: request made, awaiting the partner
@@ -32,6 +33,7 @@ REPLYING = "replying"  # interim reply or running special-surveillance reports
 REPLIED = "replied"
 REFUSED = "refused"
 PROVIDED = "provided"  # spontaneous assistance given
+INFORMATION_RECEIVED = "information_received"
 CLOSED = "closed"
 
 TERMINAL = frozenset({FORWARDED, REPLIED, REFUSED, CLOSED})
@@ -62,6 +64,8 @@ class AssistanceCase(Aggregate):
         channel: str
         confirmation_due_by: datetime | None
         items: list
+        exchange_id: UUID | None
+        via_envelope: str | None
 
     class OralRequestRecorded(AssistanceRequested):
         """An urgent oral request, recorded now; confirmation in writing owed (JP-NO Art. 11(3))."""
@@ -72,12 +76,17 @@ class AssistanceCase(Aggregate):
     class SpontaneousAssistanceProvided(AssistanceRequested):
         """Information given without a request (JP-NO Art. 5)."""
 
+    class SpontaneousAssistanceReceived(AssistanceRequested):
+        """Information a partner gave without a request, received here by envelope."""
+
     # -- creation ----------------------------------------------------------------
     @classmethod
     def open(cls, event_class: type[AssistanceRequested], *, case_id: UUID, **facts: Any) -> AssistanceCase:
         facts.setdefault("addressed_to", [])
         facts.setdefault("confirmation_due_by", None)
         facts.setdefault("items", [])
+        facts.setdefault("exchange_id", None)
+        facts.setdefault("via_envelope", None)
         return cls._create(event_class, id=case_id, **facts)
 
     def __init__(
@@ -97,6 +106,8 @@ class AssistanceCase(Aggregate):
         channel: str,
         confirmation_due_by: datetime | None,
         items: list,
+        exchange_id: UUID | None = None,
+        via_envelope: str | None = None,
     ):
         self.agreement = agreement
         self.own_administration = own_administration
@@ -113,7 +124,12 @@ class AssistanceCase(Aggregate):
         self.confirmation_due_by = confirmation_due_by
         self.confirmed_in_writing_at: datetime | None = None
         self.items: list[dict] = list(items)
-        self.status = {REQUESTING: REQUESTED_STATUS, REQUESTED: RECEIVED, PROVIDING: PROVIDED}[side]
+        self.status = {REQUESTING: REQUESTED_STATUS, REQUESTED: RECEIVED, PROVIDING: PROVIDED,
+                       RECEIVING: INFORMATION_RECEIVED}[side]
+        # The id both nodes use for this case on the wire: the opening node's case id.
+        self.exchange_id = exchange_id
+        self.envelopes_applied: list[str] = [via_envelope] if via_envelope else []
+        self.deliveries: dict[str, dict] = {}
         self.forwarded_to: str | None = None
         self.refusal: dict | None = None
         self.postponement: dict | None = None
@@ -267,6 +283,92 @@ class AssistanceCase(Aggregate):
     @event("CaseClosed")
     def _closed(self, by: dict, at: datetime, reason: str) -> None:
         self.status = CLOSED
+
+    # -- steps the partner reported by envelope (the requesting side's view) ----------
+    PARTNER_STEPS = {
+        "acknowledgement": ACKNOWLEDGED,
+        "forwarding": FORWARDED,
+        "reply": None,  # REPLYING or REPLIED, by the reply's ``final``
+        "refusal": REFUSED,
+        "postponement": POSTPONED,
+        "consultation": IN_CONSULTATION,
+    }
+
+    def record_partner_step(self, *, step: str, envelope_id: str, by: dict, at: datetime, articles: list[str],
+                            body: dict) -> None:
+        """The requested administration reported a step on our request."""
+        if self.side != REQUESTING:
+            raise IllegalTransition(f"a {step} is sent to the requesting side; this node holds the {self.side} side")
+        if step not in self.PARTNER_STEPS:
+            raise InvalidInput(f"unknown step {step!r}", field="kind")
+        if by["administration"] != self.partner_administration:
+            raise NotPermitted(f"only {self.partner_administration} reports steps on this case")
+        if self.status in (REFUSED, FORWARDED, CLOSED) or (self.status == REPLIED and step != "reply"):
+            raise IllegalTransition(f"the case is {self.status}; a {step} no longer applies")
+        self._partner_step_recorded(step=step, envelope_id=envelope_id, by=by, at=at, articles=articles, body=body)
+
+    @event("PartnerStepReceived")
+    def _partner_step_recorded(self, step: str, envelope_id: str, by: dict, at: datetime, articles: list,
+                               body: dict) -> None:
+        self.envelopes_applied.append(envelope_id)
+        if step == "reply":
+            self.items.extend(body.get("items", []))
+            self.conditions.extend(body.get("conditions", []))
+            self.partial = self.partial or bool(body.get("partial_reasons"))
+            self.status = REPLIED if body.get("final", True) else REPLYING
+        else:
+            self.status = self.PARTNER_STEPS[step]
+        if step == "refusal":
+            self.refusal = {"grounds": body.get("grounds", []), "reasons": body.get("reasons", ""), "at": at}
+        elif step == "postponement":
+            self.postponement = {"reasons": body.get("reasons", ""), "until": body.get("until"), "at": at}
+        elif step == "forwarding":
+            self.forwarded_to = body.get("authority")
+        elif step == "consultation":
+            self.consultations.append({"subject": body.get("subject"), "message": body.get("message"), "at": at,
+                                       "article": articles[0] if articles else None})
+
+    def record_partner_confirmation(self, *, envelope_id: str, by: dict, at: datetime, article: str,
+                                    reference: str) -> None:
+        """The requesting administration confirmed its oral request in writing."""
+        if self.side != REQUESTED or not self.is_oral:
+            raise IllegalTransition("a written confirmation applies to a received oral request")
+        if self.confirmed_in_writing_at is not None:
+            raise IllegalTransition("already confirmed in writing")
+        self._partner_confirmation_recorded(envelope_id=envelope_id, by=by, at=at, article=article,
+                                            reference=reference)
+
+    @event("WrittenConfirmationReceived")
+    def _partner_confirmation_recorded(self, envelope_id: str, by: dict, at: datetime, article: str,
+                                       reference: str) -> None:
+        self.envelopes_applied.append(envelope_id)
+        self.confirmed_in_writing_at = at
+
+    # -- delivery outcomes of this node's envelopes ----------------------------------
+    def record_delivery(self, *, envelope_id: str, kind: str, receipt: str, envelope_sha256: str,
+                        at: datetime) -> None:
+        if envelope_id in self.deliveries:
+            return  # a retried delivery returned the same receipt: already recorded
+        self._envelope_delivered(envelope_id=envelope_id, kind=kind, receipt=receipt,
+                                 envelope_sha256=envelope_sha256, at=at)
+
+    @event("EnvelopeDelivered")
+    def _envelope_delivered(self, envelope_id: str, kind: str, receipt: str, envelope_sha256: str,
+                            at: datetime) -> None:
+        self.deliveries[envelope_id] = {"kind": kind, "status": "delivered", "at": at}
+
+    def record_rejection(self, *, envelope_id: str, kind: str, step: int | None, code: str, reason: str,
+                         signed_rejection: str | None, at: datetime) -> None:
+        if envelope_id in self.deliveries:
+            return
+        self._envelope_rejected(envelope_id=envelope_id, kind=kind, step=step, code=code, reason=reason,
+                                signed_rejection=signed_rejection, at=at)
+
+    @event("EnvelopeRejected")
+    def _envelope_rejected(self, envelope_id: str, kind: str, step: int | None, code: str, reason: str,
+                           signed_rejection: str | None, at: datetime) -> None:
+        self.deliveries[envelope_id] = {"kind": kind, "status": "rejected", "step": step, "code": code,
+                                        "reason": reason, "at": at}
 
     # -- guards ------------------------------------------------------------------
     def require_owner(self, administration: str) -> None:

@@ -35,6 +35,8 @@ class Directory(Aggregate):
         self.officials: dict[str, dict] = {}
         self.partners: dict[str, dict] = {}
         self.periods: dict[str, dict] = {}
+        self.keys: dict[str, dict] = {}  # this node's public keys by kid
+        self.partner_keys: dict[str, dict] = {}  # imported partners' public keys by kid
 
     # -- own officials ---------------------------------------------------------
     def designate_official(self, *, official_id: str, name: str, email: str, roles: list[str], by: str, at: datetime):
@@ -161,6 +163,91 @@ class Directory(Aggregate):
                     article=profile.cite(profile.raw["designated_officials_article"]),
                     field="addressed_to",
                 )
+
+    # -- keys (issue, rotate); public parts only: private keys stay in the key store ----
+    def publish_key(self, *, kid: str, owner: str, use: str, public_jwk: dict, valid_from: datetime,
+                    valid_until: datetime, by: str, at: datetime):
+        if use not in ("sig", "enc"):
+            raise InvalidInput("a key's use is sig or enc", field="use")
+        if owner != "node":
+            self.require_active(owner)
+        if kid in self.keys:
+            raise InvalidInput(f"key {kid!r} is already published", field="kid")
+        self._key_published(kid=kid, owner=owner, use=use, public_jwk=public_jwk, valid_from=valid_from,
+                            valid_until=valid_until, by=by, at=at)
+
+    @event("KeyPublished")
+    def _key_published(self, kid: str, owner: str, use: str, public_jwk: dict, valid_from: datetime,
+                       valid_until: datetime, by: str, at: datetime):
+        self.keys[kid] = {"owner": owner, "use": use, "jwk": public_jwk, "valid_from": valid_from,
+                          "valid_until": valid_until}
+
+    def retire_key(self, *, kid: str, by: str, at: datetime):
+        """End a key's validity now: it still verifies history, it signs nothing new."""
+        if kid not in self.keys:
+            raise NotFound(f"no key {kid!r}", field="kid")
+        if self.keys[kid]["valid_until"] <= at:
+            raise InvalidInput(f"key {kid!r} is no longer valid", field="kid")
+        self._key_retired(kid=kid, by=by, at=at)
+
+    @event("KeyRetired")
+    def _key_retired(self, kid: str, by: str, at: datetime):
+        self.keys[kid]["valid_until"] = at
+
+    def current_key(self, owner: str, use: str, now: datetime) -> str | None:
+        """The newest key of ``owner`` valid now, or ``None``."""
+        valid = [(k["valid_from"], kid) for kid, k in self.keys.items()
+                 if k["owner"] == owner and k["use"] == use and k["valid_from"] <= now < k["valid_until"]]
+        return max(valid)[1] if valid else None
+
+    # -- partners' published directories -------------------------------------------------
+    def import_partner_directory(self, *, administration: str, issued_at: datetime, digest: str,
+                                 node_key: dict, fingerprint: str, endpoint: str | None, officials: dict,
+                                 by: str, at: datetime):
+        partner = self.partner(administration)
+        previous = partner.get("directory")
+        if previous and issued_at <= previous["issued_at"]:
+            # A replayed older directory would resurrect revoked officials or keys.
+            raise InvalidInput(
+                f"the directory of {administration} issued at {issued_at.isoformat()} is not newer than the "
+                f"one imported ({previous['issued_at'].isoformat()})",
+                field="directory",
+            )
+        if previous and previous["fingerprint"] != fingerprint:
+            raise NotPermitted(f"the directory of {administration} is signed by another node key than before")
+        self._partner_directory_imported(administration=administration, issued_at=issued_at, digest=digest,
+                                         node_key=node_key, fingerprint=fingerprint, endpoint=endpoint,
+                                         officials=officials, by=by, at=at)
+
+    @event("PartnerDirectoryImported")
+    def _partner_directory_imported(self, administration: str, issued_at: datetime, digest: str, node_key: dict,
+                                    fingerprint: str, endpoint: str | None, officials: dict, by: str,
+                                    at: datetime):
+        partner = self.partners[administration]
+        partner["directory"] = {"issued_at": issued_at, "digest": digest, "fingerprint": fingerprint,
+                                "node_key": node_key}
+        if endpoint:
+            partner["endpoint"] = endpoint
+        partner["officials"] = {
+            official_id: {"name": o["name"], "active": True, "since": at} for official_id, o in officials.items()
+        }
+        self.partner_keys = {kid: k for kid, k in self.partner_keys.items() if k["administration"] != administration}
+        for official_id, o in officials.items():
+            for key in o["keys"]:
+                self.partner_keys[key["kid"]] = {
+                    "administration": administration, "official": official_id, "use": key["use"],
+                    "jwk": key["jwk"], "valid_from": key["valid_from"], "valid_until": key["valid_until"],
+                }
+
+    def partner_encryption_keys(self, administration: str, officials: list[str], now: datetime) -> dict[str, dict]:
+        """The newest valid encryption key of each addressed partner official."""
+        chosen: dict[str, tuple] = {}
+        for kid, k in self.partner_keys.items():
+            if (k["administration"] == administration and k["use"] == "enc" and k["official"] in officials
+                    and datetime.fromisoformat(k["valid_from"]) <= now < datetime.fromisoformat(k["valid_until"])):
+                if k["official"] not in chosen or k["valid_from"] > chosen[k["official"]][0]:
+                    chosen[k["official"]] = (k["valid_from"], kid, k["jwk"])
+        return {kid: jwk for _, kid, jwk in chosen.values()}
 
     # -- the period an agreement binds (JP-NO Art. 18, 19) -------------------------
     def record_agreement_period(

@@ -10,7 +10,8 @@ from fastapi.routing import APIRoute
 from service import problems
 from service.limits import BodySizeLimit
 from service.node import Node, build_node
-from service.routes import agreements, cases, directory
+from service.courier import CourierThread
+from service.routes import agreements, cases, directory, exchange
 from service.settings import Settings
 
 DESCRIPTION = """\
@@ -29,19 +30,33 @@ def api_shell(lifespan=None) -> FastAPI:
     """The app's routes and metadata, without a node (also used to export OpenAPI)."""
     app = FastAPI(title="cmaa-exchange node", version="0.1.0", description=DESCRIPTION,
                   generate_unique_id_function=_operation_id, lifespan=lifespan)
-    for module in (cases, directory, agreements):
+    for module in (cases, directory, agreements, exchange):
         app.include_router(module.router)
     return app
 
 
-def create_app(settings: Settings | None = None, *, node: Node | None = None) -> FastAPI:
-    """Build the app; pass ``node`` to share one (tests, two nodes in one process)."""
+def create_app(settings: Settings | None = None, *, node: Node | None = None,
+               run_courier: bool | None = None) -> FastAPI:
+    """Build the app; pass ``node`` to share one (tests, two nodes in one process).
+
+    The courier runs in the background while the app is up unless ``run_courier``
+    is false or ``CMAA_COURIER_INTERVAL_SECONDS`` is 0.
+    """
     settings = settings or (node.settings if node else Settings())
     owns_node = node is None
+    if run_courier is None:
+        run_courier = settings.courier_interval_seconds > 0
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        courier = None
+        if run_courier:
+            courier = CourierThread(app.state.node.courier, settings.courier_interval_seconds or 0.5)
+            app.state.courier = courier
+            courier.start()
         yield
+        if courier is not None:
+            courier.stop()
         if owns_node and getattr(app.state, "node", None) is not None:
             app.state.node.close()
 

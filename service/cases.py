@@ -21,6 +21,7 @@ from domain.errors import CaseNotFound, InvalidInput, TreatyRuleViolation
 from domain.information import normalise_items
 from domain.requests import RequestCheck, RequestContent, check_request
 from service.directory import DirectoryService
+from service.exchange import ExchangeService, body_for
 from service.principal import Principal
 
 OPENING_EVENTS = (
@@ -38,6 +39,7 @@ class CaseService:
     agreements: Agreements
     directory: DirectoryService
     clock: Any
+    exchange: ExchangeService | None = None
 
     # -- opening a case ---------------------------------------------------------
     def request_assistance(self, who: Principal, data: dict[str, Any], *, oral: bool = False) -> AssistanceCase:
@@ -51,7 +53,7 @@ class CaseService:
         return self._open(
             AssistanceCase.OralRequestRecorded if oral else AssistanceCase.AssistanceRequested,
             who, data, profile, REQUESTING, content, articles, now,
-            channel="oral" if oral else "written", confirmation_due_by=due_by,
+            channel="oral" if oral else "written", confirmation_due_by=due_by, send="request",
         )
 
     def record_received_request(self, who: Principal, data: dict[str, Any]) -> AssistanceCase:
@@ -91,19 +93,20 @@ class CaseService:
             )
         return self._open(AssistanceCase.SpontaneousAssistanceProvided, who, data, profile, PROVIDING, content,
                           [rule.article, profile.cite(profile.use_restrictions["article"])], now,
-                          channel="written", items=items, case_id=case_id, kind="spontaneous")
+                          channel="written", items=items, case_id=case_id, kind="spontaneous",
+                          send="spontaneous")
 
     # -- the requested side's steps -------------------------------------------------
     def acknowledge(self, who: Principal, case_id: UUID) -> AssistanceCase:
         case, profile = self._for_command(who, case_id)
         case.acknowledge(by=who.as_actor, at=self.clock.now(), article=profile.article("execution_article"))
-        return self._commit(case)
+        return self._commit(case, who, "acknowledgement")
 
     def forward(self, who: Principal, case_id: UUID, *, authority: str, reason: str) -> AssistanceCase:
         case, profile = self._for_command(who, case_id)
         case.forward(by=who.as_actor, at=self.clock.now(), article=profile.article("forwarding_article"),
                      authority=authority, reason=reason)
-        return self._commit(case)
+        return self._commit(case, who, "forwarding", authority=authority, reason=reason)
 
     def reply(self, who: Principal, case_id: UUID, *, items: list[dict], final: bool,
               partial_reasons: str | None, conditions: list[str]) -> AssistanceCase:
@@ -111,10 +114,11 @@ class CaseService:
         articles = [profile.article("reply_article"), profile.cite(profile.use_restrictions["article"])]
         if partial_reasons or conditions:
             articles.append(profile.article("partial_assistance_article"))
-        case.reply(by=who.as_actor, at=self.clock.now(), articles=articles,
-                   items=normalise_items(profile, items, case.reference), final=final,
+        normalised = normalise_items(profile, items, f"{case.reference}-{case.version + 1}")
+        case.reply(by=who.as_actor, at=self.clock.now(), articles=articles, items=normalised, final=final,
                    partial_reasons=partial_reasons, conditions=conditions)
-        return self._commit(case)
+        return self._commit(case, who, "reply", items=normalised, final=final, partial_reasons=partial_reasons,
+                            conditions=conditions)
 
     def refuse(self, who: Principal, case_id: UUID, *, grounds: list[str], reasons: str) -> AssistanceCase:
         case, profile = self._for_command(who, case_id)
@@ -127,26 +131,27 @@ class CaseService:
                     article=profile.article("reciprocity_article"), field="grounds",
                 )
         case.refuse(by=who.as_actor, at=self.clock.now(), articles=articles, grounds=grounds, reasons=reasons)
-        return self._commit(case)
+        return self._commit(case, who, "refusal", grounds=grounds, reasons=reasons)
 
     def postpone(self, who: Principal, case_id: UUID, *, reasons: str, until: str | None) -> AssistanceCase:
         case, profile = self._for_command(who, case_id)
         articles = [profile.article("postponement_article"), profile.article("postponement_reasons_article")]
         case.postpone(by=who.as_actor, at=self.clock.now(), articles=articles, reasons=reasons, until=until)
-        return self._commit(case)
+        return self._commit(case, who, "postponement", reasons=reasons, until=until)
 
     def open_consultation(self, who: Principal, case_id: UUID, *, subject: str, message: str) -> AssistanceCase:
         case, profile = self._for_command(who, case_id)
         case.open_consultation(by=who.as_actor, at=self.clock.now(), article=profile.consultation_article(subject),
                                subject=subject, message=message)
-        return self._commit(case)
+        return self._commit(case, who, "consultation", subject=subject, message=message)
 
     # -- oral requests and closure ----------------------------------------------------
     def confirm_in_writing(self, who: Principal, case_id: UUID, *, reference: str) -> AssistanceCase:
         case, profile = self._for_command(who, case_id)
         case.confirm_in_writing(by=who.as_actor, at=self.clock.now(),
                                 article=profile.cite(profile.oral_requests["article"]), reference=reference)
-        return self._commit(case)
+        send = "written_confirmation" if case.side == REQUESTING else None
+        return self._commit(case, who, send, reference=reference)
 
     def require_written_confirmation(self, who: Principal, case_id: UUID) -> AssistanceCase:
         case, profile = self._for_command(who, case_id)
@@ -230,7 +235,7 @@ class CaseService:
     def _open(self, event_class, who: Principal, data: dict[str, Any], profile: AgreementProfile, side: str,
               content: RequestContent, articles: list[str], now: datetime, *, channel: str,
               confirmation_due_by: datetime | None = None, items: list | None = None,
-              case_id: UUID | None = None, kind: str | None = None) -> AssistanceCase:
+              case_id: UUID | None = None, kind: str | None = None, send: str | None = None) -> AssistanceCase:
         case_id = case_id or uuid4()
         case = AssistanceCase.open(
             event_class,
@@ -250,16 +255,25 @@ class CaseService:
             channel=channel,
             confirmation_due_by=confirmation_due_by,
             items=items or [],
+            # The opener's id is the case's id on the wire; a manually recorded request has none.
+            exchange_id=case_id if send else None,
         )
-        return self._commit(case)
+        return self._commit(case, who, send)
 
     def _for_command(self, who: Principal, case_id: UUID) -> tuple[AssistanceCase, AgreementProfile]:
         who.require("official")
         case = self.get(who, case_id)
         return case, self.agreements.get(case.agreement)
 
-    def _commit(self, case: AssistanceCase) -> AssistanceCase:
-        self.store.commit(case)
+    def _commit(self, case: AssistanceCase, who: Principal | None = None, send: str | None = None,
+                **body: Any) -> AssistanceCase:
+        """Store the case's new events and, in the same transaction, the envelope they cause."""
+        outbox = []
+        if send and self.exchange is not None:
+            outbox = self.exchange.outgoing(case, who.official_id, send, body_for(send, case, **body))
+        self.store.commit(case, outbox=outbox)
+        if outbox and self.exchange.wake is not None:
+            self.exchange.wake()
         return case
 
     @staticmethod

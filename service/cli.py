@@ -7,6 +7,7 @@ operator (recorded as ``cli``).
 from __future__ import annotations
 
 import json
+import ssl
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Optional
@@ -25,21 +26,25 @@ officials = typer.Typer(help="This administration's designated officials.", no_a
 credentials = typer.Typer(help="API credentials of officials.", no_args_is_help=True)
 partners = typer.Typer(help="Partner administrations and their designated officials.", no_args_is_help=True)
 agreements = typer.Typer(help="Agreement profiles and their periods in force.", no_args_is_help=True)
+keys = typer.Typer(help="Signing and encryption keys, and the node's signed directory.", no_args_is_help=True)
+courier = typer.Typer(help="Delivery of outgoing envelopes.", no_args_is_help=True)
 app.add_typer(officials, name="officials")
 app.add_typer(credentials, name="credentials")
 app.add_typer(partners, name="partners")
 app.add_typer(agreements, name="agreements")
+app.add_typer(keys, name="keys")
+app.add_typer(courier, name="courier")
 
 out = Console()
 err = Console(stderr=True)
 BY = "cli"
 
 
-def _node(load_keys: bool = False):
+def _node():
     from service.node import build_node, initialise
 
     settings = Settings()
-    node = build_node(settings, load_keys=load_keys)
+    node = build_node(settings)
     token = initialise(node)
     if token:
         _announce_first_operator(token)
@@ -71,20 +76,27 @@ def serve(
     from service.node import build_node, initialise
 
     settings = Settings()
+    if host or port:
+        settings = settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v})
     node = build_node(settings)
     token = initialise(node)
     if token:
         _announce_first_operator(token)
-    err.print(f"cmaa node {settings.administration} on http://{host or settings.host}:{port or settings.port} "
-              f"(store: {settings.store_url.split('@')[-1]})")
-    uvicorn.run(create_app(settings, node=node), host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level)
+    err.print(f"cmaa node {settings.administration} on {settings.endpoint} "
+              f"(store: {settings.store_url.split('@')[-1]}; node key {node.exchange.node_fingerprint()})")
+    tls = {}
+    if settings.tls_cert:
+        tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
+        if settings.tls_ca:  # mutual TLS: partners must present a certificate from this CA
+            tls.update(ssl_ca_certs=str(settings.tls_ca), ssl_cert_reqs=ssl.CERT_REQUIRED)
+    uvicorn.run(create_app(settings, node=node), host=settings.host, port=settings.port,
+                log_level=settings.log_level, **tls)
 
 
 @app.command()
 def init() -> None:
     """Create the store, node keys and the first operator credential, then exit."""
-    node = _node(load_keys=True)
+    node = _node()
     out.print(f"node {node.settings.administration} ready at {node.settings.store_url.split('@')[-1]}")
 
 
@@ -107,8 +119,7 @@ def officials_add(
 ) -> None:
     """Designate an official of this administration."""
     node = _node()
-    _run(lambda: node.directory.designate_official(by=BY, official_id=official_id, name=name, email=email,
-                                                   roles=role))
+    _run(lambda: node.designate_official(by=BY, official_id=official_id, name=name, email=email, roles=role))
     out.print(f"designated {official_id} ({', '.join(role)})")
 
 
@@ -203,6 +214,77 @@ def agreements_period(
         by=BY, agreement=agreement_id, in_force_from=parse(in_force_from),
         termination_notified_on=parse(termination_notified_on)))
     out.print(json.dumps(directory.periods[agreement_id]))
+
+
+# -- keys and the signed directory ------------------------------------------------------
+@keys.command("issue")
+def keys_issue(official_id: str) -> None:
+    """Issue signing (Ed25519) and encryption (X25519) keys for an official."""
+    node = _node()
+    out.print(", ".join(_run(lambda: node.exchange.issue_official_keys(official_id, BY))))
+
+
+@keys.command("rotate")
+def keys_rotate(official_id: str) -> None:
+    """Retire an official's current keys (they still verify history) and issue new ones."""
+    node = _node()
+    out.print(", ".join(_run(lambda: node.exchange.rotate_official_keys(official_id, BY))))
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """This node's published keys with their validity."""
+    directory = _node().directory.directory()
+    table = Table("kid", "owner", "use", "valid from", "valid until")
+    for kid, key in sorted(directory.keys.items()):
+        table.add_row(kid, key["owner"], key["use"], key["valid_from"].isoformat(), key["valid_until"].isoformat())
+    out.print(table)
+
+
+@keys.command("fingerprint")
+def keys_fingerprint() -> None:
+    """The node key's RFC 7638 thumbprint: give it to partners out of band."""
+    print(_node().exchange.node_fingerprint())
+
+
+@keys.command("export-directory")
+def keys_export_directory(output: Annotated[Optional[Path], typer.Option(help="File to write")] = None) -> None:
+    """This node's signed directory (JWS), for partners to import."""
+    token = _node().exchange.export_directory()
+    if output:
+        output.write_text(token + "\n")
+        out.print(f"wrote {output}")
+    else:
+        print(token)
+
+
+@partners.command("import-directory")
+def partners_import_directory(
+    administration: str,
+    directory_file: Path,
+    fingerprint: Annotated[str, typer.Option(help="The partner's node-key fingerprint, received out of band")],
+) -> None:
+    """Import a partner's signed directory after checking its node key against the pinned fingerprint."""
+    node = _node()
+    document = _run(lambda: node.exchange.import_directory(directory_file.read_text(), fingerprint, BY,
+                                                           expected_administration=administration))
+    out.print(f"imported {administration}: {', '.join(sorted(document['officials']))}")
+
+
+@courier.command("run-once")
+def courier_run_once() -> None:
+    """Deliver every due envelope once, then exit."""
+    node = _node()
+    out.print(f"{node.courier.deliver_due()} envelope(s) reached a final state; "
+              f"{len(node.store.exchange.pending())} pending")
+
+
+@app.command()
+def demo(base_port: Annotated[int, typer.Option(help="First of two loopback ports")] = 8710) -> None:
+    """Two nodes (Norway, Japan) on loopback walk one case end to end."""
+    from service.demo import run_demo
+
+    run_demo(base_port, out)
 
 
 def main() -> None:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from adapters import nodekeys
+import httpx
+
 from adapters.clock import SystemClock
+from adapters.keystore import KeyStore
 from adapters.store import EventStore
 from domain.agreements import Agreements
 from domain.errors import ConcurrentUpdate
 from service.cases import CaseService
+from service.courier import Courier
 from service.directory import DirectoryService
+from service.exchange import ExchangeService
 from service.settings import Settings
 
 FIRST_OPERATOR = "operator"
@@ -25,32 +31,62 @@ class Node:
     clock: Any
     directory: DirectoryService
     cases: CaseService
-    keys: nodekeys.NodeKeys | None = None
+    exchange: ExchangeService
+    courier: Courier
+
+    def designate_official(self, *, by: str, official_id: str, name: str, email: str = "",
+                           roles: list[str]) -> Any:
+        """Designate an official; one who sends envelopes gets signing and encryption keys."""
+        directory = self.directory.designate_official(by=by, official_id=official_id, name=name, email=email,
+                                                      roles=roles)
+        if "official" in roles:
+            self.exchange.issue_official_keys(official_id, by)
+            directory = self.directory.directory()
+        return directory
 
     def close(self) -> None:
+        self.courier.http.close()
         self.store.close()
 
 
+def client_tls_context(settings: Settings) -> ssl.SSLContext | bool:
+    """TLS for calls to partner nodes: verify them, present our certificate when configured.
+
+    An ``ssl.SSLContext`` with the chain loaded is passed to httpx (``verify=`` plus
+    ``cert=`` would silently send no client certificate).
+    """
+    if not (settings.tls_ca or settings.tls_cert):
+        return True
+    context = ssl.create_default_context(cafile=str(settings.tls_ca) if settings.tls_ca else None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if settings.tls_cert:
+        context.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
+    return context
+
+
 def build_node(settings: Settings, *, clock: Any = None, store: EventStore | None = None,
-               load_keys: bool = True) -> Node:
+               http: httpx.Client | None = None, **_: Any) -> Node:
     clock = clock or SystemClock()
     store = store or EventStore(settings.store_url)
     agreements = Agreements()
     directory = DirectoryService(store, agreements, clock, settings.administration)
-    cases = CaseService(store, agreements, directory, clock)
-    keys = None
-    if load_keys:
-        keys, _ = nodekeys.load_or_create(settings.keys_dir, settings.key_passphrase)
-    return Node(settings, store, agreements, clock, directory, cases, keys)
+    keystore = KeyStore(settings.keys_dir, settings.key_passphrase)
+    exchange = ExchangeService(store, agreements, directory, clock, keystore, endpoint=settings.endpoint,
+                               max_skew=timedelta(seconds=settings.envelope_max_skew_seconds))
+    cases = CaseService(store, agreements, directory, clock, exchange)
+    http = http or httpx.Client(timeout=10, verify=client_tls_context(settings))
+    courier = Courier(store, exchange, clock, http)
+    return Node(settings, store, agreements, clock, directory, cases, exchange, courier)
 
 
 def initialise(node: Node) -> str | None:
-    """First run: create the directory and a first operator; return its token once.
+    """First run: create the directory, the node key and a first operator; return its token once.
 
     Later runs find the directory and return ``None``: the token is never shown again.
     Replicas starting together race here; the loser of the optimistic write sees
     the winner's directory and returns ``None``.
     """
+    node.exchange.keystore.node_signing_key()
     try:
         directory = node.directory.ensure(node.settings.administration_name)
         if FIRST_OPERATOR in directory.officials:

@@ -101,7 +101,7 @@ class Restrictions(Strict):
 
 
 class InformationItemIn(Strict):
-    item_id: OfficialId | None = None
+    item_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] | None = None
     title: Short
     content: Text
     personal_data: bool = False
@@ -184,6 +184,8 @@ class CasePublic(BaseModel):
     consultations: list[dict[str, Any]]
     conditions: list[str]
     partial: bool
+    exchange_id: UUID | None = Field(None, description="The id both nodes use for this case on the wire")
+    deliveries: list[dict[str, Any]] = Field(default_factory=list, description="Envelopes this node sent on the case")
     version: int
 
 

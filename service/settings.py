@@ -24,6 +24,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body")
     key_passphrase: str | None = Field(None, description="Encrypts the node's private keys at rest")
     page_size: int = Field(50, ge=1, le=500)
+    public_url: str | None = Field(None, description="This node's base URL as partners reach it (published in "
+                                   "its directory); default http://<host>:<port>")
+    envelope_max_skew_seconds: int = Field(300, ge=5, le=86_400, description="Accepted clock difference for envelopes")
+    courier_interval_seconds: float = Field(0.5, ge=0, le=3600, description="Courier idle poll; 0 disables it")
+    tls_cert: Path | None = Field(None, description="PEM certificate chain this node presents (server and client)")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
+    tls_ca: Path | None = Field(None, description="PEM CA bundle that partner certificates must chain to; "
+                                "set it to require mutual TLS")
 
     @field_validator("administration")
     @classmethod
@@ -36,7 +44,17 @@ class Settings(BaseSettings):
     def _production_refuses_development_defaults(self) -> Settings:
         if self.environment == "production" and not self.key_passphrase:
             raise ValueError("CMAA_ENVIRONMENT=production needs CMAA_KEY_PASSPHRASE to encrypt the node keys at rest")
+        if self.environment == "production" and not (self.tls_cert and self.tls_key):
+            raise ValueError("CMAA_ENVIRONMENT=production needs CMAA_TLS_CERT and CMAA_TLS_KEY: no plain HTTP "
+                             "between nodes")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("CMAA_TLS_CERT and CMAA_TLS_KEY are set together")
         return self
+
+    @property
+    def endpoint(self) -> str:
+        scheme = "https" if self.tls_cert else "http"
+        return self.public_url or f"{scheme}://{self.host}:{self.port}"
 
     @property
     def store_url(self) -> str:

@@ -79,7 +79,7 @@ def configure(node: Node) -> Officials:
 
 def make_node(store_url: str, tmp_path, clock, **settings: Any) -> Node:
     config = Settings(data_dir=tmp_path / "data", database_url=store_url, **settings)
-    return build_node(config, clock=clock, load_keys=False)
+    return build_node(config, clock=clock)
 
 
 def client_for(node: Node) -> TestClient:

@@ -33,7 +33,7 @@ def read_directory(node: NodeDep, who: CurrentPrincipal) -> DirectoryPublic:
 def designate_official(body: OfficialCreate, node: NodeDep, who: CurrentPrincipal) -> DirectoryPublic:
     """Designate an official of this administration with roles (operator only)."""
     who.require("operator")
-    return _public(node.directory.designate_official(by=who.official_id, **body.model_dump()))
+    return _public(node.designate_official(by=who.official_id, **body.model_dump()))
 
 
 @router.post("/officials/{official_id}/revocation", response_model=DirectoryPublic)

@@ -13,7 +13,7 @@ def test_first_run_prints_the_operator_credential_once_and_generates_node_keys(t
     second = cmaa(env, "init")
     assert "shown once" not in second.stderr
     keys = tmp_path / "data" / "keys"
-    assert {p.name for p in keys.iterdir()} == {"node-signing.pem", "node-encryption.pem"}
+    assert {p.name for p in keys.iterdir()} == {"node-sig.pem", ".passphrase"}
     assert all(p.stat().st_mode & 0o077 == 0 for p in keys.iterdir())
 
 

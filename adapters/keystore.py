@@ -1,0 +1,93 @@
+"""Private keys, by key id, encrypted at rest.
+
+Layout (see ``keys/README.md``): ``<data dir>/keys/<kid>.pem``, PKCS#8 PEM
+encrypted under the node passphrase (``CMAA_KEY_PASSPHRASE``; in development a
+random passphrase is generated into ``<data dir>/keys/.passphrase``), mode 0600.
+Only public parts ever leave this module, as JWKs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from joserfc.jwk import OKPKey
+
+NODE_SIGNING = "node-sig"
+_KID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_GENERATORS = {"sig": Ed25519PrivateKey.generate, "enc": X25519PrivateKey.generate}
+
+
+class KeyStore:
+    def __init__(self, directory: Path, passphrase: str | None):
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._passphrase = (passphrase or self._development_passphrase()).encode()
+        self._cache: dict[str, OKPKey] = {}
+
+    def _development_passphrase(self) -> str:
+        path = self.directory / ".passphrase"
+        if not path.exists():
+            _write_private(path, secrets.token_urlsafe(32).encode())
+        return path.read_text().strip()
+
+    def _path(self, kid: str) -> Path:
+        if not _KID.match(kid):
+            raise ValueError(f"invalid key id {kid!r}")
+        return self.directory / f"{kid}.pem"
+
+    def has(self, kid: str) -> bool:
+        return kid in self._cache or self._path(kid).exists()
+
+    def generate(self, kid: str, use: str) -> OKPKey:
+        """Create and store a new key pair (``use``: ``sig`` Ed25519 or ``enc`` X25519)."""
+        private = _GENERATORS[use]()
+        pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.BestAvailableEncryption(self._passphrase))
+        _write_private(self._path(kid), pem)  # if another process won the race, its key stands
+        return self.private(kid)
+
+    def private(self, kid: str) -> OKPKey:
+        if kid not in self._cache:
+            raw = serialization.load_pem_private_key(self._path(kid).read_bytes(), password=self._passphrase)
+            self._cache[kid] = OKPKey.import_key(raw, parameters={"kid": kid})
+        return self._cache[kid]
+
+    def node_signing_key(self) -> OKPKey:
+        """The node's Ed25519 key, root of its signed directory; created on first use."""
+        return self.private(NODE_SIGNING) if self.has(NODE_SIGNING) else self.generate(NODE_SIGNING, "sig")
+
+
+def public_jwk(key: OKPKey) -> dict:
+    return key.as_dict(private=False)
+
+
+def fingerprint(jwk: dict) -> str:
+    """RFC 7638 JWK thumbprint (SHA-256, base64url): what partners pin out of band."""
+    return OKPKey.import_key({k: v for k, v in jwk.items() if k in ("kty", "crv", "x")}).thumbprint()
+
+
+def _write_private(path: Path, data: bytes) -> bool:
+    """Create ``path`` atomically with mode 0600; ``False`` if it already exists.
+
+    Written to a temporary file and hard-linked into place, so that replicas
+    starting together never read a half-written key and never overwrite one.
+    """
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        temporary.unlink(missing_ok=True)

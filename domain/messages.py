@@ -1,0 +1,31 @@
+"""What travels between nodes: the message kinds and which side sends each.
+
+A request opens the requested side's case; spontaneous assistance opens the
+receiving side's; every other kind is a step on a case the receiver already
+holds, sent by the side that takes that step.
+"""
+
+from __future__ import annotations
+
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from domain.case import PROVIDING, REQUESTED, REQUESTING
+
+OPENING = {"request": REQUESTING, "spontaneous": PROVIDING}
+STEPS_TO_REQUESTER = ("acknowledgement", "forwarding", "reply", "refusal", "postponement", "consultation")
+STEPS_TO_REQUESTED = ("written_confirmation",)
+KINDS = (*OPENING, *STEPS_TO_REQUESTER, *STEPS_TO_REQUESTED)
+
+# The side of the case that sends each kind.
+SENDER_SIDE = {**OPENING, **{k: REQUESTED for k in STEPS_TO_REQUESTER}, **{k: REQUESTING for k in STEPS_TO_REQUESTED}}
+
+
+def local_case_id(own_administration: str, opened_by: str, exchange_id: UUID) -> UUID:
+    """The id a node gives its own case for a case exchanged with a partner.
+
+    The opening node keeps its id; the other node derives one from the opener
+    and the exchange id, so that a retried opening envelope finds the same case.
+    """
+    if opened_by == own_administration:
+        return exchange_id
+    return uuid5(NAMESPACE_URL, f"cmaa:case:{opened_by}:{exchange_id}")

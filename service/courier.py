@@ -1,0 +1,153 @@
+"""The courier: delivers outbox envelopes to partner nodes, at least once.
+
+Each pass claims due rows with a lease (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so replicas never deliver the same envelope at once), seals each
+envelope afresh (a new ``sent_at``, the sender's current key), posts it to the
+partner's inbox, and then:
+
+* on a signed receipt that verifies: records ``EnvelopeDelivered`` on the case
+  and marks the row delivered;
+* on a signed rejection: records ``EnvelopeRejected`` on the case and stops;
+* on anything else (partner down, 5xx, timeout, a concurrent-update 409):
+  retries later with exponential backoff and jitter.
+
+A crash at any point leaves the row pending or leased; the lease expires and
+the envelope is sent again; the receiver answers a re-sealed retry with the
+receipt it already gave, so the effect is exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from adapters import jose
+from adapters.store import EventStore
+from domain.errors import ConcurrentUpdate, DomainError
+from service.exchange import ExchangeService
+
+log = logging.getLogger("cmaa.courier")
+MAX_BACKOFF_MS = 300_000
+
+
+@dataclass
+class Courier:
+    store: EventStore
+    exchange: ExchangeService
+    clock: Any
+    http: httpx.Client
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}")
+    batch: int = 50
+
+    def deliver_due(self) -> int:
+        """One pass; returns how many envelopes reached a final state (delivered or rejected)."""
+        done = 0
+        for row in self.store.exchange.claim_due(self.owner, self.batch):
+            done += self._deliver(row)
+        return done
+
+    def _deliver(self, row: dict) -> int:
+        envelope_id, partner = row["envelope_id"], row["partner"]
+        directory = self.exchange.directory.directory()
+        endpoint = directory.partners.get(partner, {}).get("endpoint")
+        try:
+            if not endpoint:
+                raise DomainError(f"partner {partner} has no endpoint")
+            sealed = self.exchange.seal(json.loads(row["payload"]))
+        except DomainError as error:
+            return self._retry(row, str(error))
+        digest = jose.sha256_hex(sealed)
+        self.store.exchange.record_attempt(envelope_id, self.owner, digest)
+        try:
+            response = self.http.post(f"{endpoint.rstrip('/')}/exchange/inbox", content=sealed,
+                                      headers={"Content-Type": "application/jose+json"})
+        except httpx.HTTPError as error:
+            return self._retry(row, f"transport: {type(error).__name__}")
+        digests = json.loads(row["sent_digests"]) + [digest]
+        if response.status_code == 200:
+            return self._delivered(row, response, digests)
+        return self._refused(row, response)
+
+    def _delivered(self, row: dict, response: httpx.Response, digests: list[str]) -> int:
+        try:
+            receipt = response.json()["receipt"]
+            claims = self.exchange.verify_receipt(row["partner"], receipt, row["envelope_id"], digests)
+        except (ValueError, KeyError, TypeError, DomainError) as error:
+            return self._retry(row, f"receipt not accepted: {error}")
+        self._on_case(row, lambda case: case.record_delivery(
+            envelope_id=row["envelope_id"], kind=row["kind"], receipt=receipt,
+            envelope_sha256=claims["envelope_sha256"], at=self.clock.now()))
+        self.store.exchange.mark_delivered(row["envelope_id"], receipt)
+        return 1
+
+    def _refused(self, row: dict, response: httpx.Response) -> int:
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {}
+        signed = problem.get("signed_rejection") if isinstance(problem, dict) else None
+        claims = self.exchange.verify_rejection(row["partner"], signed) if signed else None
+        if claims is None or claims.get("code") == "concurrent-update" or response.status_code >= 500:
+            return self._retry(row, f"HTTP {response.status_code}")
+        self._on_case(row, lambda case: case.record_rejection(
+            envelope_id=row["envelope_id"], kind=row["kind"], step=claims.get("step"), code=claims.get("code", ""),
+            reason=claims.get("reason", ""), signed_rejection=signed, at=self.clock.now()))
+        self.store.exchange.mark_rejected(row["envelope_id"], claims)
+        return 1
+
+    def _retry(self, row: dict, error: str) -> int:
+        attempts = row["attempts"] + 1
+        delay = min(MAX_BACKOFF_MS, 500 * 2 ** min(attempts, 20))
+        delay = int(delay * random.uniform(0.5, 1.0))
+        log.info("delivery of %s to %s failed (%s); retry in %d ms", row["envelope_id"], row["partner"], error, delay)
+        self.store.exchange.mark_retry(row["envelope_id"], self.owner, error, delay)
+        return 0
+
+    def _on_case(self, row: dict, change) -> None:
+        for _ in range(10):
+            case = self.store.load(uuid.UUID(row["case_id"]))
+            change(case)
+            try:
+                self.store.commit(case)
+                return
+            except ConcurrentUpdate:
+                continue
+        raise ConcurrentUpdate("could not record the delivery outcome")
+
+
+class CourierThread:
+    """Runs the courier in the background of a node process."""
+
+    def __init__(self, courier: Courier, interval: float):
+        self.courier = courier
+        self.interval = interval
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cmaa-courier", daemon=True)
+        courier.exchange.wake = self.wake.set
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while self.courier.deliver_due() and not self._stop.is_set():
+                    pass
+            except Exception:  # the courier must outlive any one failure; the row stays pending
+                log.exception("courier pass failed")
+            self.wake.wait(self.interval)
+            self.wake.clear()

@@ -1,0 +1,115 @@
+"""The published shape of an envelope's signed content (``docs/envelope-format.md``).
+
+Inbound content from a partner is validated against these before it is used;
+a partner need not run our code, so nothing is assumed about it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from service.schemas import AdminCode, InformationItemIn, OfficialId, RequestContentIn, Restrictions, Short, Text
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Party(Strict):
+    administration: AdminCode
+    official: OfficialId
+
+
+class Addressees(Strict):
+    administration: AdminCode
+    officials: list[OfficialId] = Field(min_length=1, max_length=20)
+
+
+class CaseRef(Strict):
+    exchange_id: Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+    opened_by: AdminCode
+    reference: Short
+
+
+class EnvelopePayload(Strict):
+    v: Literal[1]
+    id: Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+    created_at: AwareDatetime
+    sent_at: AwareDatetime
+    from_: Party = Field(alias="from")
+    to: Addressees
+    agreement: Short
+    case: CaseRef
+    kind: Short
+    body: dict[str, Any]
+
+
+class RequestBody(Strict):
+    kind: Literal["information", "lawful_movement_check", "special_surveillance", "enquiry",
+                  "service_of_documents", "recovery_of_claim"]
+    language: Annotated[str, Field(pattern=r"^[a-z]{2}$")]
+    channel: Literal["written", "oral"]
+    content: RequestContentIn
+
+
+class RestrictionsWire(Restrictions):
+    model_config = ConfigDict(extra="ignore")  # the sender's cited articles are recomputed here
+
+
+class ItemOut(InformationItemIn):
+    model_config = ConfigDict(extra="forbid")
+    restrictions: RestrictionsWire = Field(default_factory=RestrictionsWire)
+
+
+class SpontaneousBody(Strict):
+    relevance: Text
+    case_description: Text = ""
+    language: Annotated[str, Field(pattern=r"^[a-z]{2}$")] = "en"
+    items: list[ItemOut] = Field(min_length=1, max_length=100)
+
+
+class Empty(Strict):
+    pass
+
+
+class ForwardingBody(Strict):
+    authority: Short
+    reason: Text = ""
+
+
+class ReplyBody(Strict):
+    items: list[ItemOut] = Field(min_length=1, max_length=100)
+    final: bool = True
+    partial_reasons: Text | None = None
+    conditions: list[Annotated[str, Field(max_length=2000)]] = Field(default_factory=list, max_length=20)
+
+
+class RefusalBody(Strict):
+    grounds: list[Short] = Field(min_length=1, max_length=10)
+    reasons: Annotated[str, Field(min_length=1, max_length=20_000)]
+
+
+class PostponementBody(Strict):
+    reasons: Annotated[str, Field(min_length=1, max_length=20_000)]
+    until: str | None = None
+
+
+class ConsultationBody(Strict):
+    subject: Literal["postponement_terms", "extraordinary_costs"]
+    message: Text
+
+
+class ConfirmationBody(Strict):
+    reference: Short
+
+
+BODY_SCHEMAS: dict[str, type[BaseModel]] = {
+    "request": RequestBody, "spontaneous": SpontaneousBody, "acknowledgement": Empty,
+    "forwarding": ForwardingBody, "reply": ReplyBody, "refusal": RefusalBody, "postponement": PostponementBody,
+    "consultation": ConsultationBody, "written_confirmation": ConfirmationBody,
+}
+
+del datetime

@@ -1,0 +1,91 @@
+"""Exchange: the inbox partner nodes deliver envelopes to, and the node's directory."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel
+
+from adapters import jose
+from service.deps import CurrentPrincipal, NodeDep
+from service.exchange import EnvelopeRejected
+from service.problems import PROBLEM_JSON
+from service.schemas import AdminCode, Strict
+
+router = APIRouter(prefix="/exchange", tags=["exchange"])
+
+
+class ReceiptPublic(BaseModel):
+    receipt: str
+
+
+class DirectoryImport(Strict):
+    directory: str
+    fingerprint: str
+
+
+class OutboxEntryPublic(BaseModel):
+    envelope_id: str
+    case_id: str
+    partner: str
+    kind: str
+    status: str
+    attempts: int
+    last_error: str | None
+
+
+class OutboxPublic(BaseModel):
+    data: list[OutboxEntryPublic]
+    count: int
+
+
+@router.post("/inbox", response_model=ReceiptPublic, responses={
+    400: {"description": "malformed envelope (problem+json with signed_rejection)"},
+    403: {"description": "not authentic or not addressed here"},
+    409: {"description": "replayed, stale, or the case changed concurrently (retry)"},
+    422: {"description": "the agreement or the kind does not allow it"}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/jose+json": {
+        "schema": {"type": "object", "description": "JWE JSON serialization; see docs/envelope-format.md"}}}}})
+async def deliver_envelope(request: Request, node: NodeDep):
+    """Deliver one envelope. Authenticated by its signature, not by a bearer token: the
+    node verifies it in the numbered steps of docs/envelope-format.md before storing
+    anything, applies it once, and answers with a receipt signed by the node key over
+    the envelope's SHA-256. A re-sealed retry of an applied envelope gets the same receipt."""
+    raw = await request.body()
+    try:
+        receipt = node.exchange.receive(raw)
+    except EnvelopeRejected as rejection:
+        signed = node.exchange.sign_rejection(rejection, jose.sha256_hex(raw))
+        body = {"type": f"urn:cmaa:problem:envelope-{rejection.code}", "title": "Envelope rejected",
+                "status": rejection.status, "detail": str(rejection), "step": rejection.step,
+                "code": rejection.code, "envelope_id": rejection.envelope_id, "article": rejection.article,
+                "signed_rejection": signed, "instance": request.url.path}
+        return JSONResponse({k: v for k, v in body.items() if v is not None}, status_code=rejection.status,
+                            media_type=PROBLEM_JSON)
+    return ReceiptPublic(receipt=receipt)
+
+
+@router.get("/directory", response_class=PlainTextResponse)
+def read_signed_directory(node: NodeDep) -> str:
+    """This node's directory (officials and public keys), a JWS signed by the node key.
+    Public; partners verify it against the node-key fingerprint they pinned out of band."""
+    return node.exchange.export_directory()
+
+
+@router.put("/partners/{administration}/directory")
+def import_partner_directory(administration: AdminCode, body: DirectoryImport, node: NodeDep,
+                             who: CurrentPrincipal) -> dict:
+    """Import a partner's signed directory, checked against the pinned fingerprint (operator)."""
+    who.require("operator")
+    document = node.exchange.import_directory(body.directory, body.fingerprint, by=who.official_id,
+                                              expected_administration=administration)
+    return {"imported": administration, "officials": sorted(document["officials"])}
+
+
+@router.get("/outbox", response_model=OutboxPublic)
+def read_outbox(node: NodeDep, who: CurrentPrincipal) -> OutboxPublic:
+    """Envelopes not yet delivered, with their attempts and last error (operator)."""
+    who.require("operator")
+    rows = node.store.exchange.pending()
+    return OutboxPublic(data=[OutboxEntryPublic(**{k: r[k] for k in OutboxEntryPublic.model_fields}) for r in rows],
+                        count=len(rows))

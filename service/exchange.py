@@ -246,13 +246,14 @@ class ExchangeService:
         # 3. Decrypt with the pinned algorithms: a tampered ciphertext, tag or header fails here.
         try:
             inner = jose.decrypt(data, recipient_kid, self.keystore.private(recipient_kid))
-            # 4. The inner JWS: Ed25519 only, our type, a kid, no embedded key.
+        except jose.JoseFailure as failure:
+            raise EnvelopeRejected(3, failure.code, failure.reason) from None
+        # 4. The inner JWS: Ed25519 only, our type, a kid, no embedded key.
+        try:
             header, _ = jose.unverified_header_and_payload(inner)
             sender_kid = jose.check_jws_header(header, jose.ENVELOPE_JWS_TYP)
         except jose.JoseFailure as failure:
-            step = 3 if failure.code in ("decryption-failed", "algorithm-not-allowed", "embedded-key") \
-                and "JWS" not in failure.reason else 4
-            raise EnvelopeRejected(step, failure.code, failure.reason) from None
+            raise EnvelopeRejected(4, failure.code, failure.reason) from None
         # 5. Known sender: the kid is a signing key in an imported partner directory.
         sender_key = directory.partner_keys.get(sender_kid)
         if sender_key is None or sender_key["use"] != "sig":

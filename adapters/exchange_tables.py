@@ -84,6 +84,12 @@ class CmaaPostgresRecorder(PostgresApplicationRecorder):
         schema = self.datastore.schema
         return f'"{schema}".' if schema else ""
 
+    def _create_table(self, curs) -> None:
+        # Replicas starting together would race in the catalog on CREATE ... IF NOT
+        # EXISTS ("duplicate key ... pg_type"); one transaction-scoped lock serialises them.
+        curs.execute("SELECT pg_advisory_xact_lock(hashtext('cmaa:create-tables'))")
+        super()._create_table(curs)
+
     def _insert_events(self, curs, stored_events, **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
         _insert_rows(curs, self.table_prefix, "%s", kwargs.get("outbox", ()), kwargs.get("inbox"))

@@ -17,7 +17,7 @@ from eventsourcing.utils import get_topic
 from adapters.store import EventStore
 from domain.agreements import Agreements, AgreementProfile
 from domain.case import PROVIDING, REQUESTED, REQUESTING, AssistanceCase
-from domain.errors import CaseNotFound, InvalidInput, TreatyRuleViolation
+from domain.errors import CaseNotFound, ConcurrentUpdate, InvalidInput, TreatyRuleViolation
 from domain.information import normalise_items
 from domain.requests import RequestCheck, RequestContent, check_request
 from service.directory import DirectoryService
@@ -31,6 +31,7 @@ OPENING_EVENTS = (
     AssistanceCase.SpontaneousAssistanceProvided,
 )
 OPENING_TOPICS = tuple(get_topic(cls) for cls in OPENING_EVENTS)
+COMMAND_ATTEMPTS = 5
 
 
 @dataclass
@@ -98,72 +99,80 @@ class CaseService:
 
     # -- the requested side's steps -------------------------------------------------
     def acknowledge(self, who: Principal, case_id: UUID) -> AssistanceCase:
-        case, profile = self._for_command(who, case_id)
-        case.acknowledge(by=who.as_actor, at=self.clock.now(), article=profile.article("execution_article"))
-        return self._commit(case, who, "acknowledgement")
+        def act(case, profile):
+            case.acknowledge(by=who.as_actor, at=self.clock.now(), article=profile.article("execution_article"))
+            return "acknowledgement", {}
+        return self._step(who, case_id, act)
 
     def forward(self, who: Principal, case_id: UUID, *, authority: str, reason: str) -> AssistanceCase:
-        case, profile = self._for_command(who, case_id)
-        case.forward(by=who.as_actor, at=self.clock.now(), article=profile.article("forwarding_article"),
-                     authority=authority, reason=reason)
-        return self._commit(case, who, "forwarding", authority=authority, reason=reason)
+        def act(case, profile):
+            case.forward(by=who.as_actor, at=self.clock.now(), article=profile.article("forwarding_article"),
+                         authority=authority, reason=reason)
+            return "forwarding", {"authority": authority, "reason": reason}
+        return self._step(who, case_id, act)
 
     def reply(self, who: Principal, case_id: UUID, *, items: list[dict], final: bool,
               partial_reasons: str | None, conditions: list[str]) -> AssistanceCase:
-        case, profile = self._for_command(who, case_id)
-        articles = [profile.article("reply_article"), profile.cite(profile.use_restrictions["article"])]
-        if partial_reasons or conditions:
-            articles.append(profile.article("partial_assistance_article"))
-        normalised = normalise_items(profile, items, f"{case.reference}-{case.version + 1}")
-        case.reply(by=who.as_actor, at=self.clock.now(), articles=articles, items=normalised, final=final,
-                   partial_reasons=partial_reasons, conditions=conditions)
-        return self._commit(case, who, "reply", items=normalised, final=final, partial_reasons=partial_reasons,
-                            conditions=conditions)
+        def act(case, profile):
+            articles = [profile.article("reply_article"), profile.cite(profile.use_restrictions["article"])]
+            if partial_reasons or conditions:
+                articles.append(profile.article("partial_assistance_article"))
+            normalised = normalise_items(profile, items, f"{case.reference}-{case.version + 1}")
+            case.reply(by=who.as_actor, at=self.clock.now(), articles=articles, items=normalised, final=final,
+                       partial_reasons=partial_reasons, conditions=conditions)
+            return "reply", {"items": normalised, "final": final, "partial_reasons": partial_reasons,
+                             "conditions": conditions}
+        return self._step(who, case_id, act)
 
     def refuse(self, who: Principal, case_id: UUID, *, grounds: list[str], reasons: str) -> AssistanceCase:
-        case, profile = self._for_command(who, case_id)
-        articles = [profile.article("refusal_reasons_article")]
-        for ground in grounds:
-            articles.append(profile.refusal_ground_article(ground))
-            if ground == "reciprocity" and not case.content.get("reciprocity_notice"):
-                raise TreatyRuleViolation(
-                    "refusal on grounds of reciprocity applies only to a request that carried a reciprocity notice",
-                    article=profile.article("reciprocity_article"), field="grounds",
-                )
-        case.refuse(by=who.as_actor, at=self.clock.now(), articles=articles, grounds=grounds, reasons=reasons)
-        return self._commit(case, who, "refusal", grounds=grounds, reasons=reasons)
+        def act(case, profile):
+            articles = [profile.article("refusal_reasons_article")]
+            for ground in grounds:
+                articles.append(profile.refusal_ground_article(ground))
+                if ground == "reciprocity" and not case.content.get("reciprocity_notice"):
+                    raise TreatyRuleViolation(
+                        "refusal on grounds of reciprocity applies only to a request that carried a reciprocity "
+                        "notice", article=profile.article("reciprocity_article"), field="grounds",
+                    )
+            case.refuse(by=who.as_actor, at=self.clock.now(), articles=articles, grounds=grounds, reasons=reasons)
+            return "refusal", {"grounds": grounds, "reasons": reasons}
+        return self._step(who, case_id, act)
 
     def postpone(self, who: Principal, case_id: UUID, *, reasons: str, until: str | None) -> AssistanceCase:
-        case, profile = self._for_command(who, case_id)
-        articles = [profile.article("postponement_article"), profile.article("postponement_reasons_article")]
-        case.postpone(by=who.as_actor, at=self.clock.now(), articles=articles, reasons=reasons, until=until)
-        return self._commit(case, who, "postponement", reasons=reasons, until=until)
+        def act(case, profile):
+            articles = [profile.article("postponement_article"), profile.article("postponement_reasons_article")]
+            case.postpone(by=who.as_actor, at=self.clock.now(), articles=articles, reasons=reasons, until=until)
+            return "postponement", {"reasons": reasons, "until": until}
+        return self._step(who, case_id, act)
 
     def open_consultation(self, who: Principal, case_id: UUID, *, subject: str, message: str) -> AssistanceCase:
-        case, profile = self._for_command(who, case_id)
-        case.open_consultation(by=who.as_actor, at=self.clock.now(), article=profile.consultation_article(subject),
-                               subject=subject, message=message)
-        return self._commit(case, who, "consultation", subject=subject, message=message)
+        def act(case, profile):
+            case.open_consultation(by=who.as_actor, at=self.clock.now(),
+                                   article=profile.consultation_article(subject), subject=subject, message=message)
+            return "consultation", {"subject": subject, "message": message}
+        return self._step(who, case_id, act)
 
     # -- oral requests and closure ----------------------------------------------------
     def confirm_in_writing(self, who: Principal, case_id: UUID, *, reference: str) -> AssistanceCase:
-        case, profile = self._for_command(who, case_id)
-        case.confirm_in_writing(by=who.as_actor, at=self.clock.now(),
-                                article=profile.cite(profile.oral_requests["article"]), reference=reference)
-        send = "written_confirmation" if case.side == REQUESTING else None
-        return self._commit(case, who, send, reference=reference)
+        def act(case, profile):
+            case.confirm_in_writing(by=who.as_actor, at=self.clock.now(),
+                                    article=profile.cite(profile.oral_requests["article"]), reference=reference)
+            return ("written_confirmation" if case.side == REQUESTING else None), {"reference": reference}
+        return self._step(who, case_id, act)
 
     def require_written_confirmation(self, who: Principal, case_id: UUID) -> AssistanceCase:
-        case, profile = self._for_command(who, case_id)
-        case.require_written_confirmation(by=who.as_actor, at=self.clock.now(),
-                                          article=profile.cite(profile.oral_requests["article"]),
-                                          within_days=int(profile.oral_requests["confirmation_due_days"]))
-        return self._commit(case)
+        def act(case, profile):
+            case.require_written_confirmation(by=who.as_actor, at=self.clock.now(),
+                                              article=profile.cite(profile.oral_requests["article"]),
+                                              within_days=int(profile.oral_requests["confirmation_due_days"]))
+            return None, {}
+        return self._step(who, case_id, act)
 
     def close(self, who: Principal, case_id: UUID, *, reason: str) -> AssistanceCase:
-        case, _ = self._for_command(who, case_id)
-        case.close(by=who.as_actor, at=self.clock.now(), reason=reason)
-        return self._commit(case)
+        def act(case, profile):
+            case.close(by=who.as_actor, at=self.clock.now(), reason=reason)
+            return None, {}
+        return self._step(who, case_id, act)
 
     # -- reading ------------------------------------------------------------------
     def get(self, who: Principal, case_id: UUID) -> AssistanceCase:
@@ -260,10 +269,24 @@ class CaseService:
         )
         return self._commit(case, who, send)
 
-    def _for_command(self, who: Principal, case_id: UUID) -> tuple[AssistanceCase, AgreementProfile]:
+    def _step(self, who: Principal, case_id: UUID, act) -> AssistanceCase:
+        """Load the case, let ``act`` decide, commit with its envelope.
+
+        A concurrent write (another official, a replica, the courier recording a
+        receipt) makes the commit fail; the command is then run again on the new
+        state, which may now refuse it. Commands are pure functions of state and
+        input, so re-running one is safe.
+        """
         who.require("official")
-        case = self.get(who, case_id)
-        return case, self.agreements.get(case.agreement)
+        for attempt in range(COMMAND_ATTEMPTS):
+            case = self.get(who, case_id)
+            send, body = act(case, self.agreements.get(case.agreement))
+            try:
+                return self._commit(case, who, send, **body)
+            except ConcurrentUpdate:
+                if attempt == COMMAND_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def _commit(self, case: AssistanceCase, who: Principal | None = None, send: str | None = None,
                 **body: Any) -> AssistanceCase:

@@ -10,6 +10,7 @@ is stored, applies it, and answers with a signed receipt.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,6 +63,7 @@ class ExchangeService:
     endpoint: str | None = None
     max_skew: timedelta = timedelta(minutes=5)
     wake: Any = None  # set by the courier thread: called when an envelope is queued
+    unsafe_fault_exit_after_store: bool = False  # fault injection for tests, see Settings
 
     @property
     def administration(self) -> str:
@@ -308,6 +310,8 @@ class ExchangeService:
         receipt = self._sign_receipt(eid, digest, sender.administration, now)
         try:
             self._apply(envelope, eid, now, receipt, digest, content_sha256)
+            if self.unsafe_fault_exit_after_store:
+                os._exit(70)  # stored, never answered: the sender must retry and get the same receipt
         except ConcurrentUpdate:
             seen = self.store.exchange.inbox_get(eid)
             if seen is not None:  # another replica applied it at the same moment

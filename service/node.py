@@ -72,7 +72,8 @@ def build_node(settings: Settings, *, clock: Any = None, store: EventStore | Non
     directory = DirectoryService(store, agreements, clock, settings.administration)
     keystore = KeyStore(settings.keys_dir, settings.key_passphrase)
     exchange = ExchangeService(store, agreements, directory, clock, keystore, endpoint=settings.endpoint,
-                               max_skew=timedelta(seconds=settings.envelope_max_skew_seconds))
+                               max_skew=timedelta(seconds=settings.envelope_max_skew_seconds),
+                               unsafe_fault_exit_after_store=settings.unsafe_fault_exit_after_inbox_store)
     cases = CaseService(store, agreements, directory, clock, exchange)
     http = http or httpx.Client(timeout=10, verify=client_tls_context(settings))
     courier = Courier(store, exchange, clock, http)

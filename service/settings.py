@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     courier_interval_seconds: float = Field(0.5, ge=0, le=3600, description="Courier idle poll; 0 disables it")
     tls_cert: Path | None = Field(None, description="PEM certificate chain this node presents (server and client)")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
+    unsafe_fault_exit_after_inbox_store: bool = Field(
+        False, description="TEST ONLY: the process exits right after storing an inbound envelope, before "
+        "answering (proves exactly-once delivery); refused in production")
     tls_ca: Path | None = Field(None, description="PEM CA bundle that partner certificates must chain to; "
                                 "set it to require mutual TLS")
 
@@ -47,6 +50,8 @@ class Settings(BaseSettings):
         if self.environment == "production" and not (self.tls_cert and self.tls_key):
             raise ValueError("CMAA_ENVIRONMENT=production needs CMAA_TLS_CERT and CMAA_TLS_KEY: no plain HTTP "
                              "between nodes")
+        if self.environment == "production" and self.unsafe_fault_exit_after_inbox_store:
+            raise ValueError("CMAA_UNSAFE_FAULT_EXIT_AFTER_INBOX_STORE is a test fault and refused in production")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("CMAA_TLS_CERT and CMAA_TLS_KEY are set together")
         return self

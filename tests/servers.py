@@ -57,3 +57,106 @@ def node_process(env: dict[str, str]):
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+class NodeProcess:
+    """A `cmaa serve` process on a fixed port that a test can kill and restart."""
+
+    def __init__(self, env: dict[str, str], port: int):
+        self.env, self.port = env, port
+        self.base = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, **extra_env: str) -> "NodeProcess":
+        env = {**self.env, **extra_env}
+        self.process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(self.port)],
+                                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"node on {self.port} exited with {self.process.returncode}")
+            try:
+                httpx.get(f"{self.base}/exchange/directory", timeout=1)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("node did not start in 30 s")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()  # SIGKILL: no shutdown, no flush
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def two_administrations(tmp_path: Path, url_no: str, url_jp: str, *, via_cli: bool = False, **extra: str):
+    """Configure Norway and Japan, exchange signed directories; return
+    (no process, jp process, no official token, jp official token).
+
+    ``via_cli`` does it as an operator would, with `cmaa` commands (slower)."""
+    port_no, port_jp = free_port(), free_port()
+    env_no = cli_env(tmp_path / "no", url_no, "NO", CMAA_PUBLIC_URL=f"http://127.0.0.1:{port_no}",
+                     CMAA_COURIER_INTERVAL_SECONDS="0.2", **extra)
+    env_jp = cli_env(tmp_path / "jp", url_jp, "JP", CMAA_ADMINISTRATION_NAME="Japan Customs",
+                     CMAA_PUBLIC_URL=f"http://127.0.0.1:{port_jp}", CMAA_COURIER_INTERVAL_SECONDS="0.2", **extra)
+    if not via_cli:
+        return _configure_in_process(env_no, env_jp, port_no, port_jp)
+    tokens = {}
+    for env, official in ((env_no, "no-hansen"), (env_jp, "jp-tanaka")):
+        for args in (("init",), ("officials", "add", official, "--name", official, "--role", "official")):
+            result = cmaa(env, *args)
+            assert result.returncode == 0, result.stderr
+        tokens[official] = cmaa(env, "credentials", "issue", official).stdout.strip()
+    for env, other_env, other in ((env_no, env_jp, "JP"), (env_jp, env_no, "NO")):
+        name = "Japan Customs" if other == "JP" else "Norwegian Customs"
+        assert cmaa(env, "partners", "add", other, "--name", name, "--agreement", "jp-no-2016").returncode == 0
+        directory = tmp_path / f"{other}.directory.jws"
+        assert cmaa(other_env, "keys", "export-directory", "--output", str(directory)).returncode == 0
+        fingerprint = cmaa(other_env, "keys", "fingerprint").stdout.strip()
+        imported = cmaa(env, "partners", "import-directory", other, str(directory), "--fingerprint", fingerprint)
+        assert imported.returncode == 0, imported.stderr
+    return NodeProcess(env_no, port_no), NodeProcess(env_jp, port_jp), tokens["no-hansen"], tokens["jp-tanaka"]
+
+
+def _settings(env: dict[str, str]):
+    from service.settings import Settings
+
+    fields = {k.removeprefix("CMAA_").lower(): v for k, v in env.items() if k.startswith("CMAA_")}
+    return Settings(**fields)
+
+
+def _configure_in_process(env_no, env_jp, port_no, port_jp):
+    from service.node import build_node, initialise
+
+    nodes, tokens = {}, {}
+    for env, official in ((env_no, "no-hansen"), (env_jp, "jp-tanaka")):
+        node = build_node(_settings(env))
+        initialise(node)
+        node.designate_official(by="test", official_id=official, name=official, roles=["official"])
+        tokens[official] = node.directory.issue_credential(by="test", official_id=official)
+        nodes[node.settings.administration] = node
+    for a, b in (("NO", "JP"), ("JP", "NO")):
+        nodes[a].directory.register_partner(by="test", administration=b, name=nodes[b].settings.administration_name,
+                                            agreements=["jp-no-2016"])
+        nodes[a].exchange.import_directory(nodes[b].exchange.export_directory(), nodes[b].exchange.node_fingerprint(),
+                                           "test")
+    for node in nodes.values():
+        node.close()
+    return NodeProcess(env_no, port_no), NodeProcess(env_jp, port_jp), tokens["no-hansen"], tokens["jp-tanaka"]

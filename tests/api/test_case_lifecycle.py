@@ -263,3 +263,24 @@ def test_history_lists_who_when_and_article_in_order(api, who):
     assert events[2]["by"] == {"administration": "NO", "official": "no-berg"}
     assert events[2]["at"].startswith("2026-11-22T10:00:00")
     assert all(e["articles"] for e in events)
+
+
+def test_a_command_racing_another_write_is_run_again_on_the_new_state(api, who, node, clock):
+    """The courier recording a receipt must not make an official's reply fail."""
+    case_id = acknowledged_case(api, who)
+    original = node.store.commit
+    raced = []
+
+    def racing(*aggregates, **kwargs):
+        if not raced:
+            raced.append(True)
+            other = node.store.load(aggregates[0].id)
+            other.record_delivery(envelope_id="e-1", kind="acknowledgement", receipt="r", envelope_sha256="d",
+                                  at=clock.now())
+            original(other)
+        return original(*aggregates, **kwargs)
+
+    node.store.commit = racing
+    response = api.post(f"/cases/{case_id}/replies", headers=who.official, json={"items": [item()]})
+    assert response.status_code == 200, response.text
+    assert [e["event"] for e in history(api, who, case_id)][-2:] == ["EnvelopeDelivered", "InformationProvided"]

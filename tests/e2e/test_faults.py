@@ -1,0 +1,86 @@
+"""Two real nodes over HTTP on 127.0.0.1: outages and crashes lose nothing."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import httpx
+import pytest
+
+from domain.messages import local_case_id
+from tests.factories import jp_no_request
+from tests.servers import two_administrations, wait_until
+
+
+@pytest.fixture
+def pair(tmp_path, store_url, request):
+    second = f"sqlite:///{tmp_path / 'jp.db'}"
+    if "postgres" in request.node.callspec.id:
+        second = request.getfixturevalue("pg_url_second")
+    via_cli = request.node.get_closest_marker("via_cli") is not None
+    no, jp, no_token, jp_token = two_administrations(tmp_path, store_url, second, via_cli=via_cli)
+    yield no, jp, {"Authorization": f"Bearer {no_token}"}, {"Authorization": f"Bearer {jp_token}"}
+    no.stop()
+    jp.stop()
+
+
+def their_case(jp, headers, case_id):
+    response = httpx.get(f"{jp.base}/cases/{local_case_id('JP', 'NO', UUID(case_id))}", headers=headers)
+    return response.json() if response.status_code == 200 else None
+
+
+def history(node, headers, case_id):
+    return [e["event"] for e in httpx.get(f"{node.base}/cases/{case_id}/history", headers=headers).json()["data"]]
+
+
+@pytest.mark.via_cli
+def test_one_case_end_to_end_over_http_set_up_with_the_cli(pair):
+    no, jp, no_h, jp_h = pair
+    no.start(), jp.start()
+    case_id = httpx.post(f"{no.base}/cases", json=jp_no_request(), headers=no_h).json()["id"]
+    theirs = wait_until(lambda: their_case(jp, jp_h, case_id))
+    httpx.post(f"{jp.base}/cases/{theirs['id']}/acknowledgement", headers=jp_h)
+    httpx.post(f"{jp.base}/cases/{theirs['id']}/replies", headers=jp_h, json={"items": [
+        {"title": "Export declaration", "content": "JPY 1,200,000",
+         "restrictions": {"law_enforcement_onward": False}}]})
+    mine = wait_until(lambda: (c := httpx.get(f"{no.base}/cases/{case_id}", headers=no_h).json())["status"]
+                      == "replied" and c)
+    assert mine["items"][0]["restrictions"]["law_enforcement_onward"] is False
+    assert history(no, no_h, case_id).count("EnvelopeDelivered") == 1
+    wait_until(lambda: history(jp, jp_h, theirs["id"]).count("EnvelopeDelivered") == 2)
+
+
+def test_partner_down_while_sending_is_delivered_after_it_returns(pair):
+    no, jp, no_h, jp_h = pair
+    no.start()
+    case_id = httpx.post(f"{no.base}/cases", json=jp_no_request(), headers=no_h).json()["id"]
+    wait_until(lambda: httpx.get(f"{no.base}/exchange/outbox", headers=no_h).status_code in (200, 403))
+    jp.start()
+    assert wait_until(lambda: their_case(jp, jp_h, case_id), timeout=45)
+    wait_until(lambda: "EnvelopeDelivered" in history(no, no_h, case_id), timeout=45)
+
+
+def test_sender_killed_between_storing_and_delivering_delivers_after_restart_once(pair):
+    no, jp, no_h, jp_h = pair
+    jp.start()
+    no.start(CMAA_COURIER_INTERVAL_SECONDS="0")  # the courier never runs in this life
+    case_id = httpx.post(f"{no.base}/cases", json=jp_no_request(), headers=no_h).json()["id"]
+    no.kill()
+    assert their_case(jp, jp_h, case_id) is None
+    no.start()
+    wait_until(lambda: "EnvelopeDelivered" in history(no, no_h, case_id))
+    theirs = their_case(jp, jp_h, case_id)
+    assert [e for e in history(jp, jp_h, theirs["id"])] == ["RequestReceived"]
+
+
+def test_receiver_killed_after_storing_before_answering_gets_the_same_receipt_and_applies_once(pair):
+    no, jp, no_h, jp_h = pair
+    jp.start(CMAA_UNSAFE_FAULT_EXIT_AFTER_INBOX_STORE="true")
+    no.start()
+    case_id = httpx.post(f"{no.base}/cases", json=jp_no_request(), headers=no_h).json()["id"]
+    wait_until(lambda: jp.process.poll() is not None)  # it stored the envelope and died
+    jp.start()
+    wait_until(lambda: "EnvelopeDelivered" in history(no, no_h, case_id), timeout=45)
+    theirs = their_case(jp, jp_h, case_id)
+    assert history(jp, jp_h, theirs["id"]) == ["RequestReceived"]
+    assert history(no, no_h, case_id).count("EnvelopeDelivered") == 1

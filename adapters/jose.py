@@ -23,6 +23,9 @@ from joserfc import jwe, jws
 from joserfc.errors import JoseError
 from joserfc.jwe import GeneralJSONEncryption, JWERegistry
 from joserfc.jwk import OKPKey
+from jwcrypto.common import JWException
+from jwcrypto.jwe import JWE as JWCryptoJWE
+from jwcrypto.jwk import JWK as JWCryptoJWK
 
 SIG_ALG = "Ed25519"
 KEY_ALG = "ECDH-ES+A256KW"
@@ -106,9 +109,18 @@ def encrypt(jws_token: str, recipients: dict[str, dict]) -> dict[str, Any]:
     return jwe.encrypt_json(obj, None, registry=_JWE_REGISTRY)
 
 
+def as_general(data: Any) -> dict[str, Any]:
+    """Accept either JWE JSON serialization (RFC 7516 §7.2.1 general, §7.2.2 flattened)."""
+    if isinstance(data, dict) and "recipients" not in data and "encrypted_key" in data:
+        general = {k: v for k, v in data.items() if k not in ("header", "encrypted_key")}
+        general["recipients"] = [{"header": data.get("header"), "encrypted_key": data["encrypted_key"]}]
+        return general
+    return data
+
+
 def recipient_kids(data: Any) -> list[str]:
     if not isinstance(data, dict) or not isinstance(data.get("recipients"), list):
-        raise JoseFailure("malformed-jwe", "not a JWE general JSON serialization")
+        raise JoseFailure("malformed-jwe", "not a JWE JSON serialization")
     kids = []
     for recipient in data["recipients"]:
         header = recipient.get("header") if isinstance(recipient, dict) else None
@@ -122,7 +134,14 @@ def recipient_kids(data: Any) -> list[str]:
 
 def decrypt(data: dict[str, Any], kid: str, key: OKPKey) -> str:
     """Decrypt the entry addressed to ``kid``; integrity of ciphertext, tag and
-    protected header is checked by AES-GCM. Returns the inner JWS."""
+    protected header is checked by AES-GCM. Returns the inner JWS.
+
+    Decryption uses jwcrypto, not joserfc: joserfc (1.8.0) computes the GCM AAD of a
+    JSON-serialized JWE from a *re-serialized* protected header instead of the
+    encoded header as received (RFC 7516 §5.2 step 14; authlib/joserfc#101), so it
+    rejects valid envelopes from partners whose JSON serializer differs from its
+    own. jwcrypto uses the received octets. Algorithms are pinned on both.
+    """
     try:
         protected = json.loads(_b64decode(data["protected"]))
     except (KeyError, ValueError, TypeError, UnicodeDecodeError):
@@ -137,11 +156,14 @@ def decrypt(data: dict[str, Any], kid: str, key: OKPKey) -> str:
     flattened = {k: data[k] for k in ("protected", "iv", "ciphertext", "tag") if k in data}
     flattened.update(header=entry["header"], encrypted_key=entry.get("encrypted_key", ""))
     try:
-        result = jwe.decrypt_json(flattened, key, registry=_JWE_REGISTRY)
-    except (JoseError, ValueError, TypeError, KeyError):
+        envelope = JWCryptoJWE()
+        envelope.allowed_algs = [KEY_ALG, CONTENT_ENC]
+        envelope.deserialize(json.dumps(flattened), key=JWCryptoJWK(**key.as_dict(private=True)))
+        plaintext = envelope.payload
+    except (JWException, ValueError, TypeError, KeyError):
         raise JoseFailure("decryption-failed", "the envelope does not decrypt: tampered or not for this key") from None
     try:
-        return result.plaintext.decode("ascii")
+        return plaintext.decode("ascii")
     except UnicodeDecodeError:
         raise JoseFailure("malformed-jws", "the decrypted content is not a JWS") from None
 

@@ -231,7 +231,7 @@ class ExchangeService:
         digest = jose.sha256_hex(raw)
         # 1. Shape: a JWE JSON serialization, no keys carried in headers.
         try:
-            data = json.loads(raw)
+            data = jose.as_general(json.loads(raw))
             kids = jose.recipient_kids(data)
         except (ValueError, UnicodeDecodeError):
             raise EnvelopeRejected(1, "malformed", "the body is not JSON") from None

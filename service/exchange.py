@@ -35,6 +35,7 @@ DIRECTORY_TYP = "cmaa-directory+jws"
 RECEIPT_TYP = "cmaa-receipt+jws"
 REJECTION_TYP = "cmaa-rejection+jws"
 KEY_VALIDITY = timedelta(days=365)
+APPLY_ATTEMPTS = 3
 
 
 class EnvelopeRejected(Exception):
@@ -308,16 +309,24 @@ class ExchangeService:
             return self._answer_seen(seen, digest, content_sha256, eid)
         # 13.-15. The agreement, the kind and the case's state; then apply and store atomically.
         receipt = self._sign_receipt(eid, digest, sender.administration, now)
-        try:
-            self._apply(envelope, eid, now, receipt, digest, content_sha256)
+        for attempt in range(APPLY_ATTEMPTS):
+            try:
+                self._apply(envelope, eid, now, receipt, digest, content_sha256)
+            except (ConcurrentUpdate, EnvelopeRejected) as failure:
+                # Another replica may have applied this very envelope since step 12.
+                seen = self.store.exchange.inbox_get(eid)
+                if seen is not None:
+                    return self._answer_seen(seen, digest, content_sha256, eid)
+                if isinstance(failure, EnvelopeRejected):
+                    raise
+                if attempt == APPLY_ATTEMPTS - 1:
+                    raise EnvelopeRejected(15, "concurrent-update", "the case changed concurrently; retry",
+                                           eid) from None
+                continue
             if self.unsafe_fault_exit_after_store:
                 os._exit(70)  # stored, never answered: the sender must retry and get the same receipt
-        except ConcurrentUpdate:
-            seen = self.store.exchange.inbox_get(eid)
-            if seen is not None:  # another replica applied it at the same moment
-                return self._answer_seen(seen, digest, content_sha256, eid)
-            raise EnvelopeRejected(15, "concurrent-update", "the case changed concurrently; retry", eid) from None
-        return receipt
+            return receipt
+        raise AssertionError("unreachable")
 
     def _answer_seen(self, seen: dict, digest: str, content_sha256: str, eid: str) -> str:
         if seen["envelope_sha256"] == digest:

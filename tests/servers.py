@@ -62,9 +62,11 @@ def node_process(env: dict[str, str]):
 class NodeProcess:
     """A `cmaa serve` process on a fixed port that a test can kill and restart."""
 
-    def __init__(self, env: dict[str, str], port: int):
+    def __init__(self, env: dict[str, str], port: int, verify=True):
         self.env, self.port = env, port
-        self.base = f"http://127.0.0.1:{port}"
+        scheme = "https" if env.get("CMAA_TLS_CERT") else "http"
+        self.base = f"{scheme}://127.0.0.1:{port}"
+        self.verify = verify  # an ssl.SSLContext for TLS nodes
         self.process: subprocess.Popen | None = None
 
     def start(self, **extra_env: str) -> "NodeProcess":
@@ -76,7 +78,7 @@ class NodeProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"node on {self.port} exited with {self.process.returncode}")
             try:
-                httpx.get(f"{self.base}/exchange/directory", timeout=1)
+                httpx.get(f"{self.base}/exchange/directory", timeout=1, verify=self.verify)
                 return self
             except httpx.TransportError:
                 time.sleep(0.1)
@@ -106,16 +108,19 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):
     raise AssertionError(f"condition not met within {timeout} s")
 
 
-def two_administrations(tmp_path: Path, url_no: str, url_jp: str, *, via_cli: bool = False, **extra: str):
+def two_administrations(tmp_path: Path, url_no: str, url_jp: str, *, via_cli: bool = False,
+                        tls: dict | None = None, **extra: str):
     """Configure Norway and Japan, exchange signed directories; return
     (no process, jp process, no official token, jp official token).
 
     ``via_cli`` does it as an operator would, with `cmaa` commands (slower)."""
     port_no, port_jp = free_port(), free_port()
-    env_no = cli_env(tmp_path / "no", url_no, "NO", CMAA_PUBLIC_URL=f"http://127.0.0.1:{port_no}",
-                     CMAA_COURIER_INTERVAL_SECONDS="0.2", **extra)
+    scheme = "https" if tls else "http"
+    env_no = cli_env(tmp_path / "no", url_no, "NO", CMAA_PUBLIC_URL=f"{scheme}://127.0.0.1:{port_no}",
+                     CMAA_COURIER_INTERVAL_SECONDS="0.2", **extra, **(tls or {}).get("NO", {}))
     env_jp = cli_env(tmp_path / "jp", url_jp, "JP", CMAA_ADMINISTRATION_NAME="Japan Customs",
-                     CMAA_PUBLIC_URL=f"http://127.0.0.1:{port_jp}", CMAA_COURIER_INTERVAL_SECONDS="0.2", **extra)
+                     CMAA_PUBLIC_URL=f"{scheme}://127.0.0.1:{port_jp}", CMAA_COURIER_INTERVAL_SECONDS="0.2",
+                     **extra, **(tls or {}).get("JP", {}))
     if not via_cli:
         return _configure_in_process(env_no, env_jp, port_no, port_jp)
     tokens = {}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+import threading
+from copy import deepcopy
+from dataclasses import dataclass, field
 from datetime import date
 
 from adapters import tokens
@@ -29,6 +31,8 @@ class DirectoryService:
     agreements: Agreements
     clock: object
     administration: str
+    _snapshot: Directory | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # -- the directory aggregate ------------------------------------------------
     def ensure(self, name: str) -> Directory:
@@ -39,13 +43,32 @@ class DirectoryService:
         return directory
 
     def directory(self) -> Directory:
-        return self.store.load(
-            directory_id(self.administration),
-            NotFound("the node is not initialised; run `cmaa init`"),
-        )
+        """The directory as stored now, as a read-only snapshot.
+
+        Every read asks the store for events newer than the snapshot (another
+        process may have written), applies them to a copy and publishes that copy;
+        a published snapshot is never mutated, so threads can share it. Callers
+        that change the directory use :meth:`directory_for_update`.
+        """
+        aggregate_id = directory_id(self.administration)
+        with self._lock:
+            snapshot = self._snapshot
+            if snapshot is None:
+                snapshot = self.store.load(aggregate_id, NotFound("the node is not initialised; run `cmaa init`"))
+            else:
+                newer = list(self.store.events.get(aggregate_id, gt=snapshot.version))
+                if newer:
+                    snapshot = deepcopy(snapshot)
+                    for event in newer:
+                        snapshot = event.mutate(snapshot)
+            self._snapshot = snapshot
+        return snapshot
+
+    def directory_for_update(self) -> Directory:
+        return deepcopy(self.directory())
 
     def _change(self, command: str, **kwargs) -> Directory:
-        directory = self.directory()
+        directory = self.directory_for_update()
         getattr(directory, command)(at=self.clock.now(), **kwargs)
         self.store.commit(directory)
         return directory

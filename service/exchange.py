@@ -78,7 +78,7 @@ class ExchangeService:
         for use in ("sig", "enc"):
             kid = f"{self.administration}.{official_id}.{use}.{now.strftime('%Y%m%dT%H%M%S%f')}"
             key = self.keystore.generate(kid, use)
-            directory = self.directory.directory()
+            directory = self.directory.directory_for_update()
             directory.publish_key(kid=kid, owner=official_id, use=use, public_jwk=public_jwk(key), valid_from=now,
                                   valid_until=now + KEY_VALIDITY, by=by, at=now)
             self.store.commit(directory)
@@ -88,7 +88,7 @@ class ExchangeService:
     def rotate_official_keys(self, official_id: str, by: str) -> list[str]:
         """Retire the official's current keys (they still verify history) and issue new ones."""
         now = self.clock.now()
-        directory = self.directory.directory()
+        directory = self.directory.directory_for_update()
         for use in ("sig", "enc"):
             kid = directory.current_key(official_id, use, now)
             if kid:
@@ -145,7 +145,7 @@ class ExchangeService:
             raise InvalidInput(f"the directory is {administration}'s, not {expected_administration}'s",
                                field="directory")
         now = self.clock.now()
-        directory = self.directory.directory()
+        directory = self.directory.directory_for_update()
         directory.import_partner_directory(
             administration=administration, issued_at=datetime.fromisoformat(document["issued_at"]),
             digest=jose.sha256_hex(token.strip().encode()), node_key=node_key, fingerprint=pinned_fingerprint.strip(),

@@ -22,7 +22,8 @@ def free_port() -> int:
 def cli_env(data_dir: Path, database_url: str, administration: str = "NO", **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CMAA_")}
     env.update(CMAA_DATA_DIR=str(data_dir), CMAA_DATABASE_URL=database_url, CMAA_ADMINISTRATION=administration,
-               CMAA_LOG_LEVEL="warning", **extra)
+               CMAA_LOG_LEVEL="warning")
+    env.update(extra)
     return env
 
 
@@ -116,11 +117,11 @@ def two_administrations(tmp_path: Path, url_no: str, url_jp: str, *, via_cli: bo
     ``via_cli`` does it as an operator would, with `cmaa` commands (slower)."""
     port_no, port_jp = free_port(), free_port()
     scheme = "https" if tls else "http"
+    extra = {"CMAA_COURIER_INTERVAL_SECONDS": "0.2", **extra}
     env_no = cli_env(tmp_path / "no", url_no, "NO", CMAA_PUBLIC_URL=f"{scheme}://127.0.0.1:{port_no}",
-                     CMAA_COURIER_INTERVAL_SECONDS="0.2", **extra, **(tls or {}).get("NO", {}))
+                     **extra, **(tls or {}).get("NO", {}))
     env_jp = cli_env(tmp_path / "jp", url_jp, "JP", CMAA_ADMINISTRATION_NAME="Japan Customs",
-                     CMAA_PUBLIC_URL=f"{scheme}://127.0.0.1:{port_jp}", CMAA_COURIER_INTERVAL_SECONDS="0.2",
-                     **extra, **(tls or {}).get("JP", {}))
+                     CMAA_PUBLIC_URL=f"{scheme}://127.0.0.1:{port_jp}", **extra, **(tls or {}).get("JP", {}))
     if not via_cli:
         return _configure_in_process(env_no, env_jp, port_no, port_jp)
     tokens = {}

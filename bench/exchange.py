@@ -1,0 +1,158 @@
+"""Full exchanges between two node processes on this machine.
+
+A full exchange: an official's request accepted by node NO -> sealed and
+delivered over HTTP -> verified and applied by node JP -> JP's signed receipt
+verified and stored by NO. Latency is measured per envelope from the outbox
+(queued at the request's commit -> receipt stored), throughput over the whole
+run. Baseline, same run: raw envelope seal+open (sign, encrypt, decrypt,
+verify) per second in one process.
+
+    python bench/exchange.py [--n 1000] [--rate 100] [--backend sqlite|postgres|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.factories import jp_no_request  # noqa: E402
+from tests.servers import two_administrations  # noqa: E402
+
+PG = os.environ.get("CMAA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def baseline(seconds: float = 3.0) -> float:
+    from joserfc.jwk import OKPKey
+
+    from adapters import jose
+
+    sig = OKPKey.generate_key("Ed25519", parameters={"kid": "s"})
+    enc = OKPKey.generate_key("X25519", parameters={"kid": "e"})
+    payload = {"body": jp_no_request(), "pad": "x" * 2500}
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        sealed = jose.encrypt(jose.sign(payload, sig, jose.ENVELOPE_JWS_TYP), {"e": enc.as_dict(private=False)})
+        inner = jose.decrypt(sealed, "e", enc)
+        jose.verify(inner, lambda kid: sig, jose.ENVELOPE_JWS_TYP)
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
+def delivered_rows(url: str) -> list[dict]:
+    from adapters.store import EventStore
+
+    store = EventStore(url)
+    try:
+        return store.exchange._select("", ())
+    finally:
+        store.close()
+
+
+def submit(base: str, headers: dict, n: int, rate: float | None, threads: int = 4) -> float:
+    """Post ``n`` requests, at ``rate`` per second if given, else as fast as ``threads`` clients go."""
+    body = jp_no_request()
+    counter = iter(range(n))
+    lock = threading.Lock()
+    start = time.perf_counter()
+
+    def worker():
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    return
+                if rate:
+                    delay = start + i / rate - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
+                client.post("/cases", json=body).raise_for_status()
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    [t.start() for t in pool]
+    [t.join() for t in pool]
+    return time.perf_counter() - start
+
+
+def run(backend: str, n: int, rate: float | None, tmp: Path) -> dict:
+    if backend == "sqlite":
+        url_no, url_jp = f"sqlite:///{tmp / 'no.db'}", f"sqlite:///{tmp / 'jp.db'}"
+        schemas = []
+    else:
+        import psycopg
+
+        schemas = [f"bench_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+        with psycopg.connect(PG, autocommit=True) as conn:
+            for schema in schemas:
+                conn.execute(f'CREATE SCHEMA "{schema}"')
+        url_no, url_jp = (f"{PG}?schema={s}" for s in schemas)
+    no, jp, token, _ = two_administrations(tmp, url_no, url_jp, CMAA_COURIER_INTERVAL_SECONDS="0.05",
+                                           CMAA_LOG_LEVEL="error")
+    try:
+        no.start(), jp.start()
+        headers = {"Authorization": f"Bearer {token}"}
+        submit(no.base, headers, 20, None)  # warm up both nodes
+        deadline = time.monotonic() + 60
+        while len([r for r in delivered_rows(url_no) if r["status"] == "delivered"]) < 20:
+            if time.monotonic() > deadline:
+                raise RuntimeError("warm-up did not complete")
+            time.sleep(0.2)
+        submit_seconds = submit(no.base, headers, n, rate)
+        deadline = time.monotonic() + 300
+        while True:
+            rows = delivered_rows(url_no)
+            done = [r for r in rows if r["status"] == "delivered"]
+            if len(done) >= n + 20 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        measured = sorted(done, key=lambda r: r["created_at"])[20:]
+        latencies = [r["delivered_at"] - r["created_at"] for r in measured]
+        span = (max(r["delivered_at"] for r in measured) - min(r["created_at"] for r in measured)) / 1000
+        return {"backend": backend, "n": len(measured), "rate": rate, "submit_s": submit_seconds,
+                "exchanges_per_s": len(measured) / span, "p50_ms": statistics.median(latencies),
+                "p99_ms": statistics.quantiles(latencies, n=100)[98], "rejected": len(rows) - len(done)}
+    finally:
+        no.stop(), jp.stop()
+        if schemas:
+            import psycopg
+
+            with psycopg.connect(PG, autocommit=True) as conn:
+                for schema in schemas:
+                    conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=100.0, help="offered load for the latency run")
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args()
+    base = baseline()
+    print(f"baseline: raw envelope seal+open {base:,.0f}/s (one process)")
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    for backend in backends:
+        for rate in (None, args.rate):
+            with tempfile.TemporaryDirectory() as tmp:
+                result = run(backend, args.n, rate, Path(tmp))
+            load = "max" if rate is None else f"{rate:.0f}/s"
+            print(json.dumps(result))
+            print(f"{backend:<9} load {load:<6} {result['exchanges_per_s']:8.1f} full exchanges/s  "
+                  f"p50 {result['p50_ms']:7.1f} ms  p99 {result['p99_ms']:7.1f} ms  "
+                  f"ratio to baseline {result['exchanges_per_s'] / base:.3f}")
+
+
+if __name__ == "__main__":
+    main()

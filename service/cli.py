@@ -280,7 +280,7 @@ def courier_run_once() -> None:
 
 
 @app.command()
-def demo(base_port: Annotated[int, typer.Option(help="First of two loopback ports")] = 8710) -> None:
+def demo(base_port: Annotated[int, typer.Option(help="First of two loopback ports; 0 picks free ones")] = 8710) -> None:
     """Two nodes (Norway, Japan) on loopback walk one case end to end."""
     from service.demo import run_demo
 

@@ -7,6 +7,7 @@ delivering signed and encrypted envelopes and storing signed receipts.
 
 from __future__ import annotations
 
+import socket
 import tempfile
 import threading
 import time
@@ -58,11 +59,19 @@ def _wait(predicate, what: str, timeout: float = 20):
     raise RuntimeError(f"timed out waiting for {what}")
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def run_demo(base_port: int, out) -> None:
+    """``base_port`` 0 picks two free ports."""
     root = Path(tempfile.mkdtemp(prefix="cmaa-demo-"))
     nodes, tokens = {}, {}
-    for admin, name, official, port in (("NO", "Norwegian Customs", "no-hansen", base_port),
-                                        ("JP", "Japan Customs", "jp-tanaka", base_port + 1)):
+    ports = (base_port, base_port + 1) if base_port else (_free_port(), _free_port())
+    for admin, name, official, port in (("NO", "Norwegian Customs", "no-hansen", ports[0]),
+                                        ("JP", "Japan Customs", "jp-tanaka", ports[1])):
         settings = Settings(administration=admin, administration_name=name, data_dir=root / admin.lower(),
                             port=port, courier_interval_seconds=0.1)
         node = build_node(settings)

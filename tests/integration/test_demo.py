@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from tests.servers import cmaa, free_port
+import os
+
+from tests.servers import cmaa
 
 
-def test_the_demo_walks_a_case_end_to_end(tmp_path):
-    import os
-
+def test_the_demo_walks_a_case_end_to_end():
     env = {k: v for k, v in os.environ.items() if not k.startswith("CMAA_")}
-    port = free_port()
-    while True:  # two consecutive free ports
-        if port + 1 < 65535:
-            break
-        port = free_port()
-    result = cmaa(env, "demo", "--base-port", str(port))
+    result = cmaa(env, "demo", "--base-port", "0")
     assert result.returncode == 0, result.stderr + result.stdout
     out = " ".join(result.stdout.split())
     assert "3. NO stored JP's signed receipt" in out

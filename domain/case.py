@@ -130,6 +130,10 @@ class AssistanceCase(Aggregate):
         self.exchange_id = exchange_id
         self.envelopes_applied: list[str] = [via_envelope] if via_envelope else []
         self.deliveries: dict[str, dict] = {}
+        self.consents: dict[str, dict] = {}
+        self.notices: dict[str, dict] = {}  # advance notices given (receiver) or received (provider)
+        self.disclosures: list[dict] = []
+        self.refused_attempts: list[dict] = []
         self.forwarded_to: str | None = None
         self.refusal: dict | None = None
         self.postponement: dict | None = None
@@ -369,6 +373,207 @@ class AssistanceCase(Aggregate):
                            signed_rejection: str | None, at: datetime) -> None:
         self.deliveries[envelope_id] = {"kind": kind, "status": "rejected", "step": step, "code": code,
                                         "reason": reason, "at": at}
+
+    # -- information received: consent, notices, disclosure (JP-NO Art. 7, 10, 14(1)) ----
+    @property
+    def holds_received_information(self) -> bool:
+        return self.side in (REQUESTING, RECEIVING)
+
+    @property
+    def provided_information(self) -> bool:
+        return self.side in (REQUESTED, PROVIDING)
+
+    @property
+    def items_by_id(self) -> dict[str, dict]:
+        return {item["item_id"]: item for item in self.items}
+
+    def _require_holder(self, what: str) -> None:
+        if not self.holds_received_information:
+            raise IllegalTransition(f"{what} concerns information this node received; it holds the {self.side} side")
+
+    def _require_provider(self, what: str) -> None:
+        if not self.provided_information:
+            raise IllegalTransition(f"{what} is for the administration that provided the information")
+
+    def request_consent(self, *, consent_id: str, items: list[str], action: str, recipient_authority: str | None,
+                        purpose: str, supporting_information: str | None, by: dict, at: datetime,
+                        article: str) -> None:
+        self._require_holder("a consent request")
+        missing = [i for i in items if i not in self.items_by_id]
+        if not items or missing:
+            raise InvalidInput(f"no information item {', '.join(missing) or '(none named)'} in this case",
+                               field="items")
+        self._consent_requested(consent_id=consent_id, items=items, action=action,
+                                recipient_authority=recipient_authority, purpose=purpose,
+                                supporting_information=supporting_information, by=by, at=at, article=article)
+
+    @event("ConsentRequested")
+    def _consent_requested(self, consent_id: str, items: list, action: str, recipient_authority: str | None,
+                           purpose: str, supporting_information: str | None, by: dict, at: datetime,
+                           article: str) -> None:
+        self.consents[consent_id] = {"items": items, "action": action, "recipient_authority": recipient_authority,
+                                     "purpose": purpose, "status": "requested", "requested_at": at}
+
+    def record_consent_request(self, *, consent_id: str, items: list[str], action: str,
+                               recipient_authority: str | None, purpose: str, supporting_information: str | None,
+                               envelope_id: str, by: dict, at: datetime, article: str) -> None:
+        self._require_provider("a consent request")
+        if consent_id in self.consents:
+            raise IllegalTransition(f"consent {consent_id} was already requested")
+        unknown = [i for i in items if i not in self.items_by_id]
+        if unknown:
+            raise InvalidInput(f"this node provided no item {', '.join(unknown)} in this case", field="items")
+        self._consent_request_received(consent_id=consent_id, items=items, action=action,
+                                       recipient_authority=recipient_authority, purpose=purpose,
+                                       supporting_information=supporting_information, envelope_id=envelope_id,
+                                       by=by, at=at, article=article)
+
+    @event("ConsentRequestReceived")
+    def _consent_request_received(self, consent_id: str, items: list, action: str, recipient_authority: str | None,
+                                  purpose: str, supporting_information: str | None, envelope_id: str, by: dict,
+                                  at: datetime, article: str) -> None:
+        self.envelopes_applied.append(envelope_id)
+        self.consents[consent_id] = {"items": items, "action": action, "recipient_authority": recipient_authority,
+                                     "purpose": purpose, "supporting_information": supporting_information,
+                                     "status": "requested", "requested_at": at}
+
+    def answer_consent(self, *, consent_id: str, granted: bool, conditions: list[str], expires_on: str | None,
+                       reasons: str | None, by: dict, at: datetime, article: str) -> None:
+        """The provider's designated official grants or denies (JP-NO Art. 7(2), 10(2))."""
+        self._require_provider("granting or denying consent")
+        consent = self.consents.get(consent_id)
+        if consent is None:
+            raise InvalidInput(f"no consent request {consent_id} in this case", field="consent_id")
+        if consent["status"] != "requested":
+            raise IllegalTransition(f"consent {consent_id} is already {consent['status']}")
+        if not granted and not (reasons or "").strip():
+            raise InvalidInput("a denial gives reasons", field="reasons", article=article)
+        if granted:
+            self._consent_granted(consent_id=consent_id, conditions=conditions, expires_on=expires_on, by=by,
+                                  at=at, article=article)
+        else:
+            self._consent_denied(consent_id=consent_id, reasons=reasons, by=by, at=at, article=article)
+
+    @event("ConsentGranted")
+    def _consent_granted(self, consent_id: str, conditions: list, expires_on: str | None, by: dict, at: datetime,
+                         article: str) -> None:
+        self.consents[consent_id].update(status="granted", conditions=conditions, expires_on=expires_on)
+
+    @event("ConsentDenied")
+    def _consent_denied(self, consent_id: str, reasons: str, by: dict, at: datetime, article: str) -> None:
+        self.consents[consent_id].update(status="denied", reasons=reasons)
+
+    def record_consent_answer(self, *, consent_id: str, granted: bool, conditions: list[str],
+                              expires_on: str | None, reasons: str | None, envelope_id: str, by: dict,
+                              at: datetime, article: str) -> None:
+        self._require_holder("a consent answer")
+        consent = self.consents.get(consent_id)
+        if consent is None:
+            raise IllegalTransition(f"no consent {consent_id} was requested in this case")
+        if consent["status"] != "requested":
+            raise IllegalTransition(f"consent {consent_id} is already {consent['status']}")
+        if by["administration"] != self.partner_administration:
+            raise NotPermitted("only the providing administration answers a consent request")
+        if granted:
+            self._consent_grant_received(consent_id=consent_id, conditions=conditions, expires_on=expires_on,
+                                         envelope_id=envelope_id, by=by, at=at, article=article)
+        else:
+            self._consent_denial_received(consent_id=consent_id, reasons=reasons, envelope_id=envelope_id, by=by,
+                                          at=at, article=article)
+
+    @event("ConsentGrantReceived")
+    def _consent_grant_received(self, consent_id: str, conditions: list, expires_on: str | None, envelope_id: str,
+                                by: dict, at: datetime, article: str) -> None:
+        self.envelopes_applied.append(envelope_id)
+        self.consents[consent_id].update(status="granted", conditions=conditions, expires_on=expires_on,
+                                         granted_by=by)
+
+    @event("ConsentDenialReceived")
+    def _consent_denial_received(self, consent_id: str, reasons: str, envelope_id: str, by: dict, at: datetime,
+                                 article: str) -> None:
+        self.envelopes_applied.append(envelope_id)
+        self.consents[consent_id].update(status="denied", reasons=reasons)
+
+    def give_advance_notice(self, *, notice_id: str, items: list[str], recipient_authority: str,
+                            legal_provision: str, by: dict, at: datetime, article: str) -> None:
+        self._require_holder("an advance notice")
+        missing = [i for i in items if i not in self.items_by_id]
+        if not items or missing:
+            raise InvalidInput(f"no information item {', '.join(missing) or '(none named)'} in this case",
+                               field="items")
+        _require_text(legal_provision, "legal_provision", article)
+        self._advance_notice_given(notice_id=notice_id, items=items, recipient_authority=recipient_authority,
+                                   legal_provision=legal_provision, by=by, at=at, article=article)
+
+    @event("AdvanceNoticeGiven")
+    def _advance_notice_given(self, notice_id: str, items: list, recipient_authority: str, legal_provision: str,
+                              by: dict, at: datetime, article: str) -> None:
+        self.notices[notice_id] = {"kind": "advance_notice", "items": items, "recipient_authority": recipient_authority,
+                                   "legal_provision": legal_provision, "at": at}
+
+    def record_disclosure(self, *, disclosure_id: str, request: dict, articles: list[str], by: dict,
+                          at: datetime) -> None:
+        self._require_holder("a disclosure")
+        if request["action"] == "disclosure":
+            self._information_disclosed(disclosure_id=disclosure_id, request=request, articles=articles, by=by, at=at)
+        else:
+            self._information_used(disclosure_id=disclosure_id, request=request, articles=articles, by=by, at=at)
+
+    @event("InformationDisclosed")
+    def _information_disclosed(self, disclosure_id: str, request: dict, articles: list, by: dict,
+                               at: datetime) -> None:
+        self.disclosures.append({"disclosure_id": disclosure_id, **request, "articles": articles, "at": at})
+
+    @event("InformationUsed")
+    def _information_used(self, disclosure_id: str, request: dict, articles: list, by: dict, at: datetime) -> None:
+        self.disclosures.append({"disclosure_id": disclosure_id, **request, "articles": articles, "at": at})
+
+    def record_refused_disclosure(self, *, request: dict, article: str | None, reason: str, by: dict,
+                                  at: datetime) -> None:
+        """An attempt the node refused is itself a fact the auditor must see."""
+        self._disclosure_refused(request=request, article=article, reason=reason, by=by, at=at)
+
+    @event("DisclosureRefused")
+    def _disclosure_refused(self, request: dict, article: str | None, reason: str, by: dict, at: datetime) -> None:
+        self.refused_attempts.append({**request, "article": article, "reason": reason, "at": at})
+
+    def tighten_restrictions(self, *, item_id: str, restrictions: dict, by: dict, at: datetime,
+                             article: str) -> None:
+        self._require_provider("tightening use restrictions")
+        if item_id not in self.items_by_id:
+            raise InvalidInput(f"this node provided no item {item_id} in this case", field="item_id")
+        self._restrictions_tightened(item_id=item_id, restrictions=restrictions, by=by, at=at, article=article)
+
+    @event("UseRestrictionsTightened")
+    def _restrictions_tightened(self, item_id: str, restrictions: dict, by: dict, at: datetime, article: str) -> None:
+        self.items = [{**i, "restrictions": restrictions} if i["item_id"] == item_id else i for i in self.items]
+
+    def record_restrictions_notice(self, *, item_id: str, restrictions: dict, envelope_id: str, by: dict,
+                                   at: datetime, article: str) -> None:
+        self._require_holder("a restriction notice")
+        if item_id not in self.items_by_id:
+            raise InvalidInput(f"no item {item_id} was received in this case", field="item_id")
+        self._restrictions_notice_received(item_id=item_id, restrictions=restrictions, envelope_id=envelope_id,
+                                           by=by, at=at, article=article)
+
+    @event("UseRestrictionsNotified")
+    def _restrictions_notice_received(self, item_id: str, restrictions: dict, envelope_id: str, by: dict,
+                                      at: datetime, article: str) -> None:
+        self.envelopes_applied.append(envelope_id)
+        self.items = [{**i, "restrictions": restrictions} if i["item_id"] == item_id else i for i in self.items]
+
+    def record_partner_notice(self, *, notice_id: str, kind: str, notice: dict, envelope_id: str, by: dict,
+                              at: datetime, article: str) -> None:
+        """The receiver reported an advance notice, a disclosure or a use to us, the provider."""
+        self._require_provider("a disclosure notice")
+        self._partner_notice_received(notice_id=notice_id, kind=kind, notice=notice, envelope_id=envelope_id, by=by,
+                                      at=at, article=article)
+
+    @event("DisclosureReported")
+    def _partner_notice_received(self, notice_id: str, kind: str, notice: dict, envelope_id: str, by: dict,
+                                 at: datetime, article: str) -> None:
+        self.envelopes_applied.append(envelope_id)
+        self.notices[notice_id] = {"kind": kind, **notice, "at": at}
 
     # -- guards ------------------------------------------------------------------
     def require_owner(self, administration: str) -> None:

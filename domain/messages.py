@@ -9,15 +9,24 @@ from __future__ import annotations
 
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from domain.case import PROVIDING, REQUESTED, REQUESTING
+from domain.case import PROVIDING, RECEIVING, REQUESTED, REQUESTING
 
 OPENING = {"request": REQUESTING, "spontaneous": PROVIDING}
 STEPS_TO_REQUESTER = ("acknowledgement", "forwarding", "reply", "refusal", "postponement", "consultation")
 STEPS_TO_REQUESTED = ("written_confirmation",)
-KINDS = (*OPENING, *STEPS_TO_REQUESTER, *STEPS_TO_REQUESTED)
+# Information control (JP-NO Art. 7, 8(2), 10, 14(1)): between the holder of received
+# information (requesting or receiving side) and its provider (requested or providing side).
+TO_PROVIDER = ("consent_request", "advance_notice", "disclosure_notice")
+TO_HOLDER = ("consent_grant", "consent_denial", "restriction_notice")
+KINDS = (*OPENING, *STEPS_TO_REQUESTER, *STEPS_TO_REQUESTED, *TO_PROVIDER, *TO_HOLDER)
 
-# The side of the case that sends each kind.
-SENDER_SIDE = {**OPENING, **{k: REQUESTED for k in STEPS_TO_REQUESTER}, **{k: REQUESTING for k in STEPS_TO_REQUESTED}}
+# The sides a receiving node's case may hold for each step it is sent.
+RECEIVER_SIDES = {
+    **{k: {REQUESTING} for k in STEPS_TO_REQUESTER},
+    **{k: {REQUESTED} for k in STEPS_TO_REQUESTED},
+    **{k: {REQUESTED, PROVIDING} for k in TO_PROVIDER},
+    **{k: {REQUESTING, RECEIVING} for k in TO_HOLDER},
+}
 
 
 def local_case_id(own_administration: str, opened_by: str, exchange_id: UUID) -> UUID:

@@ -11,7 +11,7 @@ from service import problems
 from service.limits import BodySizeLimit
 from service.node import Node, build_node
 from service.courier import CourierThread
-from service.routes import agreements, cases, directory, exchange
+from service.routes import agreements, cases, directory, exchange, information
 from service.settings import Settings
 
 DESCRIPTION = """\
@@ -30,7 +30,7 @@ def api_shell(lifespan=None) -> FastAPI:
     """The app's routes and metadata, without a node (also used to export OpenAPI)."""
     app = FastAPI(title="cmaa-exchange node", version="0.1.0", description=DESCRIPTION,
                   generate_unique_id_function=_operation_id, lifespan=lifespan)
-    for module in (cases, directory, agreements, exchange):
+    for module in (cases, information, directory, agreements, exchange):
         app.include_router(module.router)
     return app
 

@@ -106,7 +106,59 @@ class ConfirmationBody(Strict):
     reference: Short
 
 
+Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")]
+
+
+class ConsentRequestBody(Strict):
+    consent_id: Ident
+    items: list[Ident] = Field(min_length=1, max_length=100)
+    action: Literal["disclosure", "criminal_proceedings", "other_purpose"]
+    recipient_authority: Short | None = None
+    purpose: Short
+    supporting_information: Text | None = None
+
+
+class ConsentGrantBody(Strict):
+    consent_id: Ident
+    conditions: list[Annotated[str, Field(max_length=2000)]] = Field(default_factory=list, max_length=20)
+    expires_on: str | None = None
+
+
+class ConsentDenialBody(Strict):
+    consent_id: Ident
+    reasons: Annotated[str, Field(min_length=1, max_length=20_000)]
+
+
+class RestrictionNoticeBody(Strict):
+    item_id: Ident
+    restrictions: RestrictionsWire
+
+
+class AdvanceNoticeBody(Strict):
+    notice_id: Ident
+    items: list[Ident] = Field(min_length=1, max_length=100)
+    recipient_authority: Short
+    legal_provision: Short
+
+
+class DisclosureNoticeBody(Strict):
+    notice_id: Ident
+    action: Literal["disclosure", "criminal_proceedings", "other_purpose"]
+    items: list[Ident] = Field(min_length=1, max_length=100)
+    purpose: Short
+    basis: Literal["consent", "law_enforcement", "legal_obligation", "within_purpose"]
+    recipient_authority: Short | None = None
+    recipient_kind: Short | None = None
+    consent_id: Ident | None = None
+    legal_provision: Short | None = None
+    advance_notice_id: Ident | None = None
+    notice_impossible_reason: Text | None = None
+
+
 BODY_SCHEMAS: dict[str, type[BaseModel]] = {
+    "consent_request": ConsentRequestBody, "consent_grant": ConsentGrantBody, "consent_denial": ConsentDenialBody,
+    "restriction_notice": RestrictionNoticeBody, "advance_notice": AdvanceNoticeBody,
+    "disclosure_notice": DisclosureNoticeBody,
     "request": RequestBody, "spontaneous": SpontaneousBody, "acknowledgement": Empty,
     "forwarding": ForwardingBody, "reply": ReplyBody, "refusal": RefusalBody, "postponement": PostponementBody,
     "consultation": ConsultationBody, "written_confirmation": ConfirmationBody,

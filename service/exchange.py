@@ -25,8 +25,9 @@ from adapters.store import EventStore
 from domain.agreements import Agreements
 from domain.case import RECEIVING, REQUESTED, AssistanceCase
 from domain.errors import ConcurrentUpdate, DomainError, InvalidInput, NotFound, NotPermitted
+from domain.disclosure import tighten
 from domain.information import normalise_items
-from domain.messages import KINDS, OPENING, SENDER_SIDE, local_case_id
+from domain.messages import KINDS, OPENING, RECEIVER_SIDES, local_case_id
 from domain.requests import RequestCheck, RequestContent, check_request
 from service.directory import DirectoryService
 from service.envelope_schemas import BODY_SCHEMAS, EnvelopePayload
@@ -425,18 +426,40 @@ class ExchangeService:
                 case.agreement != profile.id or case.exchange_id != UUID(envelope.case.exchange_id):
             raise EnvelopeRejected(14, "wrong-case", "the envelope's case does not match a case with this partner "
                                    "under this agreement", eid)
-        expected_side = SENDER_SIDE[envelope.kind]
-        if {REQUESTED: "requesting", "requesting": REQUESTED}.get(expected_side) != case.side:
+        if case.side not in RECEIVER_SIDES[envelope.kind]:
             raise EnvelopeRejected(14, "wrong-direction", f"a {envelope.kind} is not sent to the {case.side} side", eid)
+        rules = profile.raw["disclosure"]
         if envelope.kind == "written_confirmation":
             case.record_partner_confirmation(envelope_id=eid, by=actor, at=now,
                                              article=profile.cite(profile.oral_requests["article"]),
                                              reference=body["reference"])
-            return case
-        if envelope.kind == "reply":
-            body = {**body, "items": normalise_items(profile, body["items"], case.reference)}
-        case.record_partner_step(step=envelope.kind, envelope_id=eid, by=actor, at=now,
-                                 articles=self._articles_for(profile, envelope.kind, body), body=body)
+        elif envelope.kind == "consent_request":
+            case.record_consent_request(envelope_id=eid, by=actor, at=now, article=profile.cite(rules["consent_article"]),
+                                        **body)
+        elif envelope.kind in ("consent_grant", "consent_denial"):
+            case.record_consent_answer(consent_id=body["consent_id"], granted=envelope.kind == "consent_grant",
+                                       conditions=body.get("conditions", []), expires_on=body.get("expires_on"),
+                                       reasons=body.get("reasons"), envelope_id=eid, by=actor, at=now,
+                                       article=profile.cite(rules["consent_article"]))
+        elif envelope.kind == "restriction_notice":
+            current = case.items_by_id.get(body["item_id"])
+            if current is None:
+                raise EnvelopeRejected(15, "unknown-item", f"no item {body['item_id']} in this case", eid)
+            tightened = tighten(profile, current["restrictions"], body["restrictions"], "restrictions")
+            case.record_restrictions_notice(item_id=body["item_id"], restrictions=tightened, envelope_id=eid,
+                                            by=actor, at=now, article=profile.cite(rules["restriction_notice_article"]))
+        elif envelope.kind in ("advance_notice", "disclosure_notice"):
+            notice = {k: v for k, v in body.items() if k != "notice_id"}
+            case.record_partner_notice(notice_id=body["notice_id"], kind=envelope.kind, notice=notice,
+                                       envelope_id=eid, by=actor, at=now,
+                                       article=profile.cite(rules["legal_obligation"]["article"]
+                                                            if envelope.kind == "advance_notice"
+                                                            else rules["consent_article"]))
+        else:
+            if envelope.kind == "reply":
+                body = {**body, "items": normalise_items(profile, body["items"], case.reference)}
+            case.record_partner_step(step=envelope.kind, envelope_id=eid, by=actor, at=now,
+                                     articles=self._articles_for(profile, envelope.kind, body), body=body)
         return case
 
     @staticmethod

@@ -15,6 +15,7 @@ from adapters.store import EventStore
 from domain.agreements import Agreements
 from domain.errors import ConcurrentUpdate
 from service.cases import CaseService
+from service.consent import ConsentService
 from service.courier import Courier
 from service.directory import DirectoryService
 from service.exchange import ExchangeService
@@ -33,6 +34,7 @@ class Node:
     cases: CaseService
     exchange: ExchangeService
     courier: Courier
+    consent: ConsentService
 
     def designate_official(self, *, by: str, official_id: str, name: str, email: str = "",
                            roles: list[str]) -> Any:
@@ -77,7 +79,7 @@ def build_node(settings: Settings, *, clock: Any = None, store: EventStore | Non
     cases = CaseService(store, agreements, directory, clock, exchange)
     http = http or httpx.Client(timeout=10, verify=client_tls_context(settings))
     courier = Courier(store, exchange, clock, http)
-    return Node(settings, store, agreements, clock, directory, cases, exchange, courier)
+    return Node(settings, store, agreements, clock, directory, cases, exchange, courier, ConsentService(cases))
 
 
 def initialise(node: Node) -> str | None:

@@ -186,6 +186,10 @@ class CasePublic(BaseModel):
     partial: bool
     exchange_id: UUID | None = Field(None, description="The id both nodes use for this case on the wire")
     deliveries: list[dict[str, Any]] = Field(default_factory=list, description="Envelopes this node sent on the case")
+    consents: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    notices: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    disclosures: list[dict[str, Any]] = Field(default_factory=list)
+    refused_attempts: list[dict[str, Any]] = Field(default_factory=list)
     version: int
 
 

@@ -42,6 +42,12 @@ def case_public(case: AssistanceCase, now: datetime) -> CasePublic:
         consultations=case.consultations,
         conditions=case.conditions,
         partial=case.partial,
+        exchange_id=case.exchange_id,
+        deliveries=[{"envelope_id": k, **v} for k, v in case.deliveries.items()],
+        consents=case.consents,
+        notices=case.notices,
+        disclosures=case.disclosures,
+        refused_attempts=case.refused_attempts,
         version=case.version,
     )
 

@@ -434,8 +434,9 @@ class ExchangeService:
                                              article=profile.cite(profile.oral_requests["article"]),
                                              reference=body["reference"])
         elif envelope.kind == "consent_request":
-            case.record_consent_request(envelope_id=eid, by=actor, at=now, article=profile.cite(rules["consent_article"]),
-                                        **body)
+            article = rules["criminal_proceedings"]["article"] if body["action"] == "criminal_proceedings" \
+                else rules["consent_article"]
+            case.record_consent_request(envelope_id=eid, by=actor, at=now, article=profile.cite(article), **body)
         elif envelope.kind in ("consent_grant", "consent_denial"):
             case.record_consent_answer(consent_id=body["consent_id"], granted=envelope.kind == "consent_grant",
                                        conditions=body.get("conditions", []), expires_on=body.get("expires_on"),

@@ -11,7 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from service.schemas import AdminCode, InformationItemIn, OfficialId, RequestContentIn, Restrictions, Short, Text
+from service.schemas import (AdminCode, InformationItemIn, OfficialId, Reply, RequestContentIn, Restrictions, Short,
+                             Text)
 
 
 class Strict(BaseModel):
@@ -80,11 +81,8 @@ class ForwardingBody(Strict):
     reason: Text = ""
 
 
-class ReplyBody(Strict):
+class ReplyBody(Reply):
     items: list[ItemOut] = Field(min_length=1, max_length=100)
-    final: bool = True
-    partial_reasons: Text | None = None
-    conditions: list[Annotated[str, Field(max_length=2000)]] = Field(default_factory=list, max_length=20)
 
 
 class RefusalBody(Strict):

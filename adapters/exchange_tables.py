@@ -21,6 +21,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL
 
+from adapters.audit_log import tables as audit_tables
+
 OUTBOX_COLUMNS = (
     "envelope_id", "case_id", "partner", "kind", "payload", "status", "attempts", "next_attempt_at",
     "lease_owner", "lease_until", "last_error", "receipt", "rejection", "sent_digests", "created_at",
@@ -66,7 +68,7 @@ def _insert_rows(cursor, prefix: str, mark: str, outbox: Sequence[dict], inbox: 
 
 class CmaaSQLiteRecorder(SQLiteApplicationRecorder):
     def construct_create_table_statements(self) -> list[str]:
-        return super().construct_create_table_statements() + _create_statements("")
+        return super().construct_create_table_statements() + _create_statements("") + audit_tables("", "BLOB")
 
     def _insert_events(self, c, stored_events, **kwargs: Any):
         ids = super()._insert_events(c, stored_events, **kwargs)
@@ -78,6 +80,7 @@ class CmaaPostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore, **kwargs: Any):
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.extend(SQL(s) for s in _create_statements(self.table_prefix))
+        self.sql_create_statements.extend(SQL(s) for s in audit_tables(self.table_prefix, "BYTEA"))
 
     @property
     def table_prefix(self) -> str:

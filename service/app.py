@@ -10,8 +10,9 @@ from fastapi.routing import APIRoute
 from service import problems
 from service.limits import BodySizeLimit
 from service.node import Node, build_node
+from service.audit import SealerThread
 from service.courier import CourierThread
-from service.routes import agreements, cases, directory, exchange, information
+from service.routes import agreements, audit, cases, directory, exchange, information
 from service.settings import Settings
 
 DESCRIPTION = """\
@@ -30,7 +31,7 @@ def api_shell(lifespan=None) -> FastAPI:
     """The app's routes and metadata, without a node (also used to export OpenAPI)."""
     app = FastAPI(title="cmaa-exchange node", version="0.1.0", description=DESCRIPTION,
                   generate_unique_id_function=_operation_id, lifespan=lifespan)
-    for module in (cases, information, directory, agreements, exchange):
+    for module in (cases, information, directory, agreements, exchange, audit):
         app.include_router(module.router)
     return app
 
@@ -49,14 +50,18 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        courier = None
+        courier = sealer = None
         if run_courier:
             courier = CourierThread(app.state.node.courier, settings.courier_interval_seconds or 0.5)
             app.state.courier = courier
             courier.start()
+        if run_courier and settings.sealer_interval_seconds > 0:
+            sealer = SealerThread(app.state.node.audit, settings.sealer_interval_seconds)
+            sealer.start()
         yield
-        if courier is not None:
-            courier.stop()
+        for worker in (courier, sealer):
+            if worker is not None:
+                worker.stop()
         if owns_node and getattr(app.state, "node", None) is not None:
             app.state.node.close()
 

@@ -9,11 +9,13 @@ from typing import Any
 
 import httpx
 
+from adapters.audit_log import AuditLog
 from adapters.clock import SystemClock
 from adapters.keystore import KeyStore
 from adapters.store import EventStore
 from domain.agreements import Agreements
 from domain.errors import ConcurrentUpdate
+from service.audit import AuditService
 from service.cases import CaseService
 from service.consent import ConsentService
 from service.courier import Courier
@@ -35,6 +37,7 @@ class Node:
     exchange: ExchangeService
     courier: Courier
     consent: ConsentService
+    audit: AuditService
 
     def designate_official(self, *, by: str, official_id: str, name: str, email: str = "",
                            roles: list[str]) -> Any:
@@ -79,7 +82,9 @@ def build_node(settings: Settings, *, clock: Any = None, store: EventStore | Non
     cases = CaseService(store, agreements, directory, clock, exchange)
     http = http or httpx.Client(timeout=10, verify=client_tls_context(settings))
     courier = Courier(store, exchange, clock, http)
-    return Node(settings, store, agreements, clock, directory, cases, exchange, courier, ConsentService(cases))
+    audit = AuditService(AuditLog(store, f"cmaa-exchange/{settings.administration}"), keystore,
+                         settings.checkpoint_every_events, settings.checkpoint_every_seconds)
+    return Node(settings, store, agreements, clock, directory, cases, exchange, courier, ConsentService(cases), audit)
 
 
 def initialise(node: Node) -> str | None:

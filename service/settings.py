@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     courier_interval_seconds: float = Field(0.5, ge=0, le=3600, description="Courier idle poll; 0 disables it")
     tls_cert: Path | None = Field(None, description="PEM certificate chain this node presents (server and client)")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
+    sealer_interval_seconds: float = Field(1.0, ge=0, le=3600, description="How often new events are sealed into "
+                                           "the Merkle log; 0 disables the sealer in this process")
+    checkpoint_every_events: int = Field(100, ge=1, description="Sign a checkpoint after this many new leaves")
+    checkpoint_every_seconds: float = Field(60, ge=1, description="... or after this long, if anything changed")
     unsafe_fault_exit_after_inbox_store: bool = Field(
         False, description="TEST ONLY: the process exits right after storing an inbound envelope, before "
         "answering (proves exactly-once delivery); refused in production")

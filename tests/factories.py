@@ -83,4 +83,4 @@ def make_node(store_url: str, tmp_path, clock, **settings: Any) -> Node:
 
 
 def client_for(node: Node) -> TestClient:
-    return TestClient(create_app(node=node), raise_server_exceptions=False)
+    return TestClient(create_app(node=node, run_courier=False), raise_server_exceptions=False)

@@ -48,6 +48,9 @@ def test_one_case_end_to_end_over_http_set_up_with_the_cli(pair):
     assert mine["items"][0]["restrictions"]["law_enforcement_onward"] is False
     assert history(no, no_h, case_id).count("EnvelopeDelivered") == 1
     wait_until(lambda: history(jp, jp_h, theirs["id"]).count("EnvelopeDelivered") == 2)
+    # The sealer runs in the background of each node and publishes signed checkpoints.
+    checkpoint = wait_until(lambda: (r := httpx.get(f"{no.base}/audit/checkpoint")).status_code == 200 and r.json())
+    assert checkpoint["tree_size"] > 0 and checkpoint["note"].startswith("cmaa-exchange/NO\n")
 
 
 def test_partner_down_while_sending_is_delivered_after_it_returns(pair):

@@ -1,0 +1,234 @@
+"""The audit log: every stored event a leaf of an RFC 9162 Merkle tree, in commit order.
+
+A leaf commits to the event's identity and to the SHA-256 of its stored bytes
+*exactly as persisted* (never a re-serialisation), so that erasing a data key
+later (issue 6) changes no leaf:
+
+    leaf data = "cmaa-leaf-v1\\n" || originator_id || "\\n" || version || "\\n" || topic || "\\n"
+                || hex(SHA-256(stored state bytes))
+    leaf hash = SHA-256(0x00 || leaf data)
+
+Leaves have their own contiguous index (PostgreSQL notification ids can have
+gaps). One sealer appends them: on PostgreSQL a transaction-scoped advisory
+lock makes a second sealer (another replica) skip its turn; on SQLite writers
+are serialised by the database. A leaf's notification id is unique, so no
+event is ever sealed twice, and the sealer resumes after a restart from the
+last sealed notification.
+
+Checkpoints are C2SP signed notes (https://c2sp.org/signed-note,
+https://c2sp.org/tlog-checkpoint) signed with the node's Ed25519 key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from adapters.merkle import MerkleTree, ProofError, leaf_hash
+
+LEAF_VERSION = b"cmaa-leaf-v1"
+SEALER_LOCK = "cmaa:sealer"
+
+
+def leaf_data(originator_id: Any, version: int, topic: str, state: bytes) -> bytes:
+    identity = str(originator_id).replace("-", "") if not isinstance(originator_id, str) else originator_id
+    return b"\n".join([LEAF_VERSION, identity.encode(), str(version).encode(), topic.encode(),
+                       hashlib.sha256(state).hexdigest().encode()])
+
+
+def tables(prefix: str, blob: str) -> list[str]:
+    return [
+        f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_merkle_leaves (leaf_index BIGINT PRIMARY KEY, "
+        "notification_id BIGINT NOT NULL UNIQUE, originator_id TEXT NOT NULL, originator_version BIGINT NOT NULL, "
+        f"leaf_hash {blob} NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_merkle_nodes (level INTEGER NOT NULL, idx BIGINT NOT NULL, "
+        f"hash {blob} NOT NULL, PRIMARY KEY (level, idx))",
+        f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_checkpoints (tree_size BIGINT PRIMARY KEY, root {blob} NOT NULL, "
+        "note TEXT NOT NULL, created_at BIGINT NOT NULL)",
+    ]
+
+
+class _CursorNodes:
+    """Perfect-subtree hashes read through one transaction's cursor, writes buffered in it."""
+
+    def __init__(self, log: "AuditLog", cursor, size: int):
+        self.log, self.cursor, self._size = log, cursor, size
+        self.pending: dict[tuple[int, int], bytes] = {}
+
+    def get(self, level: int, index: int) -> bytes:
+        if (level, index) in self.pending:
+            return self.pending[(level, index)]
+        self.cursor.execute(self.log.sql("SELECT hash FROM {p}cmaa_merkle_nodes WHERE level = ? AND idx = ?"),
+                            (level, index))
+        row = self.cursor.fetchone()
+        if row is None:
+            raise ProofError(f"missing Merkle node ({level}, {index})")
+        return bytes(row["hash"] if self.log.postgres else row[0])
+
+    def put(self, level: int, index: int, digest: bytes) -> None:
+        self.pending[(level, index)] = digest
+        if level == 0:
+            self._size = max(self._size, index + 1)
+
+    def size(self) -> int:
+        return self._size
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    origin: str
+    size: int
+    root: bytes
+    note: str
+
+
+class AuditLog:
+    """The Merkle log of one event store."""
+
+    def __init__(self, store, origin: str):
+        self.store = store
+        self.origin = origin
+        recorder = store.recorder
+        self.postgres = type(recorder).__name__ == "CmaaPostgresRecorder"
+        self.prefix = recorder.table_prefix if self.postgres else ""
+
+    def sql(self, statement: str) -> str:
+        return statement.replace("{p}", self.prefix).replace("?", "%s" if self.postgres else "?")
+
+    def _transaction(self):
+        return self.store.recorder.datastore.transaction(commit=True)
+
+    # -- sealing -------------------------------------------------------------------------
+    def seal(self, batch: int = 1000) -> int:
+        """Append leaves for events stored since the last seal; return how many."""
+        with self._transaction() as cursor:
+            expected = self._position(cursor)
+        notifications = self.store.recorder.select_notifications(expected[1] + 1, batch)
+        if not notifications:
+            return 0
+        with self._transaction() as cursor:
+            if self.postgres:
+                cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s)) AS locked", (SEALER_LOCK,))
+                if not cursor.fetchone()["locked"]:
+                    return 0  # another replica is sealing
+            if self._position(cursor) != expected:
+                return 0  # sealed meanwhile by another sealer; the next pass continues from there
+            nodes = _CursorNodes(self, cursor, expected[0])
+            tree = MerkleTree(nodes)
+            for notification in notifications:
+                leaf = leaf_hash(leaf_data(notification.originator_id, notification.originator_version,
+                                           notification.topic, notification.state))
+                index = tree.append(leaf)
+                cursor.execute(self.sql("INSERT INTO {p}cmaa_merkle_leaves (leaf_index, notification_id, "
+                                        "originator_id, originator_version, leaf_hash) VALUES (?, ?, ?, ?, ?)"),
+                               (index, notification.id, str(notification.originator_id),
+                                notification.originator_version, leaf))
+            for (level, index), digest in nodes.pending.items():
+                cursor.execute(self.sql("INSERT INTO {p}cmaa_merkle_nodes (level, idx, hash) VALUES (?, ?, ?)"),
+                               (level, index, digest))
+            return len(notifications)
+
+    def _position(self, cursor) -> tuple[int, int]:
+        cursor.execute(self.sql("SELECT COUNT(*) AS n, COALESCE(MAX(notification_id), 0) AS last "
+                                "FROM {p}cmaa_merkle_leaves"))
+        row = cursor.fetchone()
+        return (row["n"], row["last"]) if self.postgres else (row[0], row[1])
+
+    def size(self) -> int:
+        with self._transaction() as cursor:
+            return self._position(cursor)[0]
+
+    def _tree(self, cursor) -> MerkleTree:
+        return MerkleTree(_CursorNodes(self, cursor, self._position(cursor)[0]))
+
+    # -- reading ---------------------------------------------------------------------------
+    def root(self, size: int | None = None) -> tuple[int, bytes]:
+        with self._transaction() as cursor:
+            tree = self._tree(cursor)
+            size = tree.size if size is None else size
+            return size, tree.root(size)
+
+    def leaf_of(self, originator_id: Any, version: int) -> tuple[int, bytes] | None:
+        with self._transaction() as cursor:
+            cursor.execute(self.sql("SELECT leaf_index, leaf_hash FROM {p}cmaa_merkle_leaves "
+                                    "WHERE originator_id = ? AND originator_version = ?"),
+                           (str(originator_id), version))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return (row["leaf_index"], bytes(row["leaf_hash"])) if self.postgres else (row[0], bytes(row[1]))
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        with self._transaction() as cursor:
+            return self._tree(cursor).inclusion_proof(index, size)
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        with self._transaction() as cursor:
+            return self._tree(cursor).consistency_proof(old_size, new_size)
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def checkpoint(self, key: Ed25519PrivateKey) -> Checkpoint:
+        """Sign and store a checkpoint of the log as it is now."""
+        size, root = self.root()
+        note = sign_checkpoint(self.origin, size, root, key)
+        with self._transaction() as cursor:
+            cursor.execute(self.sql("SELECT tree_size FROM {p}cmaa_checkpoints WHERE tree_size = ?"), (size,))
+            if cursor.fetchone() is None:
+                cursor.execute(self.sql("INSERT INTO {p}cmaa_checkpoints (tree_size, root, note, created_at) "
+                                        "VALUES (?, ?, ?, ?)"), (size, root, note, int(time.time() * 1000)))
+        return Checkpoint(self.origin, size, root, note)
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        with self._transaction() as cursor:
+            cursor.execute(self.sql("SELECT tree_size, root, note FROM {p}cmaa_checkpoints "
+                                    "ORDER BY tree_size DESC LIMIT 1"))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        size, root, note = (row["tree_size"], row["root"], row["note"]) if self.postgres else row
+        return Checkpoint(self.origin, size, bytes(root), note)
+
+
+# -- C2SP signed notes ------------------------------------------------------------------------
+def note_key_id(name: str, public: Ed25519PublicKey) -> bytes:
+    """C2SP signed-note key ID for Ed25519: SHA-256(name || 0x0A || 0x01 || key)[:4]."""
+    raw = public.public_bytes_raw()
+    return hashlib.sha256(name.encode() + b"\n" + b"\x01" + raw).digest()[:4]
+
+
+def sign_checkpoint(origin: str, size: int, root: bytes, key: Ed25519PrivateKey) -> str:
+    body = f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
+    signature = key.sign(body.encode())
+    stamp = base64.b64encode(note_key_id(origin, key.public_key()) + signature).decode()
+    return f"{body}\n\u2014 {origin} {stamp}\n"
+
+
+def verify_checkpoint(note: str, origin: str, public: Ed25519PublicKey) -> tuple[int, bytes]:
+    """Verify a signed checkpoint note; return ``(size, root)``. Raises ``ValueError``."""
+    body, separator, signatures = note.partition("\n\n")
+    if not separator:
+        raise ValueError("not a signed note")
+    body += "\n"
+    lines = body.split("\n")
+    if len(lines) < 4 or lines[0] != origin:
+        raise ValueError(f"checkpoint origin is not {origin!r}")
+    size, root = int(lines[1]), base64.b64decode(lines[2], validate=True)
+    wanted = note_key_id(origin, public)
+    for line in signatures.splitlines():
+        parts = line.split(" ")
+        if len(parts) != 3 or parts[0] != "\u2014" or parts[1] != origin:
+            continue
+        blob = base64.b64decode(parts[2], validate=True)
+        if blob[:4] != wanted:
+            continue
+        try:
+            public.verify(blob[4:], body.encode())
+        except Exception:
+            raise ValueError("checkpoint signature does not verify") from None
+        return size, root
+    raise ValueError("no signature by the expected key")

@@ -1,0 +1,103 @@
+"""Application service for the audit log: sealing, checkpoints, proofs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from adapters.audit_log import AuditLog, Checkpoint
+from adapters.keystore import KeyStore
+from adapters.merkle import ProofError
+from domain.errors import InvalidInput, NotFound
+from service.principal import Principal
+
+log = logging.getLogger("cmaa.audit")
+
+
+@dataclass
+class AuditService:
+    log: AuditLog
+    keystore: KeyStore
+    checkpoint_every_events: int = 100
+    checkpoint_every_seconds: float = 60.0
+    _last_checkpoint_at: float = field(default=0.0, repr=False)
+
+    def seal_and_checkpoint(self) -> int:
+        """Seal what is new; sign a checkpoint every N events or T seconds of change."""
+        sealed = 0
+        while batch := self.log.seal():
+            sealed += batch
+        latest = self.log.latest_checkpoint()
+        size = self.log.size()
+        grown = size - (latest.size if latest else 0)
+        due = time.monotonic() - self._last_checkpoint_at >= self.checkpoint_every_seconds
+        if grown >= self.checkpoint_every_events or (grown > 0 and due) or (latest is None and size > 0):
+            self.checkpoint()
+        return sealed
+
+    def checkpoint(self) -> Checkpoint:
+        self._last_checkpoint_at = time.monotonic()
+        return self.log.checkpoint(self._raw_key())
+
+    def latest(self) -> Checkpoint:
+        checkpoint = self.log.latest_checkpoint()
+        if checkpoint is None:
+            raise NotFound("no checkpoint has been signed yet")
+        return checkpoint
+
+    def inclusion(self, who: Principal, case_id: UUID, version: int, size: int | None) -> dict:
+        who.require("auditor")
+        found = self.log.leaf_of(case_id, version)
+        if found is None:
+            raise NotFound(f"event {version} of {case_id} is not sealed (yet)", field="version")
+        index, leaf = found
+        size = size or self.latest().size
+        if index >= size:
+            raise NotFound(f"event {version} of {case_id} is not in the tree of size {size}", field="size")
+        try:
+            tree_size, root = self.log.root(size)
+            proof = self.log.inclusion_proof(index, size)
+        except ProofError as error:
+            raise InvalidInput(str(error), field="size") from None
+        return {"leaf_index": index, "leaf_hash": leaf.hex(), "tree_size": tree_size, "root": root.hex(),
+                "proof": [p.hex() for p in proof]}
+
+    def consistency(self, old_size: int, new_size: int) -> dict:
+        try:
+            old_root, new_root = self.log.root(old_size)[1], self.log.root(new_size)[1]
+            proof = self.log.consistency_proof(old_size, new_size)
+        except ProofError as error:
+            raise InvalidInput(str(error), field="new_size") from None
+        return {"old_size": old_size, "new_size": new_size, "old_root": old_root.hex(), "new_root": new_root.hex(),
+                "proof": [p.hex() for p in proof]}
+
+    def _raw_key(self):
+        """The node key as a ``cryptography`` key: signed notes are not JOSE."""
+        return self.keystore.node_signing_key().private_key
+
+
+class SealerThread:
+    """Seals and checkpoints in the background of a node process."""
+
+    def __init__(self, audit: AuditService, interval: float):
+        self.audit, self.interval = audit, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cmaa-sealer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.audit.seal_and_checkpoint()
+            except Exception:  # the sealer resumes from the store next pass
+                log.exception("sealing failed")
+            self._stop.wait(self.interval)

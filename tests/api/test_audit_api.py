@@ -1,0 +1,64 @@
+"""Checkpoints and proofs through the API: what a partner and an auditor can verify."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from joserfc.jwk import OKPKey
+
+from adapters.audit_log import verify_checkpoint
+from adapters.merkle import verify_consistency, verify_inclusion
+from tests.factories import jp_no_request
+
+
+def node_public_key(node):
+    return OKPKey.import_key(node.exchange.keystore.node_signing_key().as_dict(private=False)).public_key
+
+
+def test_no_checkpoint_before_anything_is_sealed_is_a_404_problem(api, who):
+    response = api.get("/audit/checkpoint")
+    assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_partner_reads_the_signed_checkpoint_and_a_consistency_proof(api, who, node):
+    node.audit.seal_and_checkpoint()
+    first = api.get("/audit/checkpoint").json()
+    api.post("/cases", json=jp_no_request(), headers=who.official)
+    node.audit.seal_and_checkpoint()
+    node.audit.checkpoint()
+    second = api.get("/audit/checkpoint").json()
+    assert second["tree_size"] > first["tree_size"]
+    origin = "cmaa-exchange/NO"
+    size, root = verify_checkpoint(second["note"], origin, node_public_key(node))
+    old_size, old_root = verify_checkpoint(first["note"], origin, node_public_key(node))
+    proof = api.get("/audit/proofs/consistency", params={"old_size": old_size, "new_size": size}).json()
+    verify_consistency(old_size, size, old_root, root, [bytes.fromhex(p) for p in proof["proof"]])
+
+
+def test_an_auditor_gets_an_inclusion_proof_for_a_case_event(api, who, node):
+    case_id = api.post("/cases", json=jp_no_request(), headers=who.official).json()["id"]
+    node.audit.seal_and_checkpoint()
+    node.audit.checkpoint()
+    checkpoint = api.get("/audit/checkpoint").json()
+    response = api.get(f"/audit/cases/{case_id}/events/1/inclusion", headers=who.auditor)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    verify_inclusion(bytes.fromhex(body["leaf_hash"]), body["leaf_index"], body["tree_size"],
+                     [bytes.fromhex(p) for p in body["proof"]], bytes.fromhex(checkpoint["root"]))
+    assert body["tree_size"] == checkpoint["tree_size"]
+    assert node.audit.log.leaf_of(UUID(case_id), 1)[0] == body["leaf_index"]
+
+
+def test_inclusion_proofs_are_for_auditors_only(api, who, node):
+    case_id = api.post("/cases", json=jp_no_request(), headers=who.official).json()["id"]
+    node.audit.seal_and_checkpoint()
+    assert api.get(f"/audit/cases/{case_id}/events/1/inclusion", headers=who.official).status_code == 403
+    assert api.get(f"/audit/cases/{case_id}/events/1/inclusion").status_code == 401
+
+
+def test_proofs_beyond_the_log_are_a_422_problem_not_a_500(api, who, node):
+    node.audit.seal_and_checkpoint()
+    response = api.get("/audit/proofs/consistency", params={"old_size": 1, "new_size": 10**9})
+    assert response.status_code == 422
+    unsealed = api.get(f"/audit/cases/{UUID(int=7)}/events/1/inclusion", headers=who.auditor)
+    assert unsealed.status_code == 404

@@ -36,8 +36,8 @@ SEALER_LOCK = "cmaa:sealer"
 
 
 def leaf_data(originator_id: Any, version: int, topic: str, state: bytes) -> bytes:
-    identity = str(originator_id).replace("-", "") if not isinstance(originator_id, str) else originator_id
-    return b"\n".join([LEAF_VERSION, identity.encode(), str(version).encode(), topic.encode(),
+    """The stream id in its canonical text form (a UUID as 8-4-4-4-12 lowercase hex)."""
+    return b"\n".join([LEAF_VERSION, str(originator_id).lower().encode(), str(version).encode(), topic.encode(),
                        hashlib.sha256(state).hexdigest().encode()])
 
 

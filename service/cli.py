@@ -27,12 +27,14 @@ credentials = typer.Typer(help="API credentials of officials.", no_args_is_help=
 partners = typer.Typer(help="Partner administrations and their designated officials.", no_args_is_help=True)
 agreements = typer.Typer(help="Agreement profiles and their periods in force.", no_args_is_help=True)
 keys = typer.Typer(help="Signing and encryption keys, and the node's signed directory.", no_args_is_help=True)
+audit = typer.Typer(help="The audit log: seal, export bundles, verify them offline.", no_args_is_help=True)
 courier = typer.Typer(help="Delivery of outgoing envelopes.", no_args_is_help=True)
 app.add_typer(officials, name="officials")
 app.add_typer(credentials, name="credentials")
 app.add_typer(partners, name="partners")
 app.add_typer(agreements, name="agreements")
 app.add_typer(keys, name="keys")
+app.add_typer(audit, name="audit")
 app.add_typer(courier, name="courier")
 
 out = Console()
@@ -277,6 +279,66 @@ def courier_run_once() -> None:
     node = _node()
     out.print(f"{node.courier.deliver_due()} envelope(s) reached a final state; "
               f"{len(node.store.exchange.pending())} pending")
+
+
+@audit.command("seal")
+def audit_seal() -> None:
+    """Seal new events into the Merkle log and sign a checkpoint now."""
+    node = _node()
+    sealed = node.audit.seal_and_checkpoint()
+    checkpoint = node.audit.checkpoint()
+    out.print(f"sealed {sealed} event(s); checkpoint at {checkpoint.size} leaves, root {checkpoint.root.hex()}")
+
+
+@audit.command("export")
+def audit_export(
+    output: Annotated[Path, typer.Option(help="Bundle file to write")],
+    case: Annotated[Optional[str], typer.Option(help="Only this case (default: the whole log)")] = None,
+) -> None:
+    """Export an audit bundle (events as stored, leaves, proofs, signed checkpoints, node key)."""
+    from uuid import UUID
+
+    from adapters.bundle import export_bundle
+    from adapters.keystore import public_jwk
+
+    node = _node()
+    node.audit.seal_and_checkpoint()
+    node.audit.checkpoint()
+    bundle = export_bundle(node.store, node.audit.log, public_jwk(node.exchange.keystore.node_signing_key()),
+                           UUID(case) if case else None)
+    output.write_text(json.dumps(bundle))
+    out.print(f"wrote {output}: {len(bundle['events'])} event(s)")
+
+
+@audit.command("verify")
+def audit_verify(
+    bundle_file: Path,
+    against: Annotated[list[Path], typer.Option(help="A signed checkpoint note held elsewhere (partner, "
+                                                     "auditor); repeat for several")] = [],
+) -> None:
+    """Verify an audit bundle offline: no node, no database. Exit 0 when it verifies."""
+    from rich.progress import Progress
+
+    from adapters.bundle import verify_bundle
+
+    try:
+        bundle = json.loads(bundle_file.read_text())
+    except (OSError, ValueError) as error:
+        err.print(f"[red]cannot read the bundle:[/red] {error}")
+        raise typer.Exit(2) from None
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("re-hashing events", total=len(bundle.get("events", [])))
+        verdict = verify_bundle(bundle, tuple(p.read_text() for p in against),
+                                progress=lambda n: progress.advance(task, n))
+    for problem in verdict.problems:
+        colour = {"manipulation": "red", "gap": "yellow"}.get(problem.kind, "cyan")
+        out.print(f"[{colour}]{problem.kind}[/{colour}] {problem.where}: {problem.detail}", highlight=False)
+    if verdict.ok:
+        out.print(f"[green]VERIFIED[/green]: {verdict.events} event(s) against a signed tree of "
+                  f"{verdict.tree_size} leaves")
+        return
+    out.print(f"[red]NOT VERIFIED[/red]: {len(verdict.problems)} problem(s) in {verdict.events} event(s)")
+    raise typer.Exit(1)
 
 
 @app.command()

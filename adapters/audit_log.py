@@ -63,8 +63,12 @@ class _CursorNodes:
     def get(self, level: int, index: int) -> bytes:
         if (level, index) in self.pending:
             return self.pending[(level, index)]
-        self.cursor.execute(self.log.sql("SELECT hash FROM {p}cmaa_merkle_nodes WHERE level = ? AND idx = ?"),
-                            (level, index))
+        if level == 0:  # leaf hashes live in the leaves table only
+            self.cursor.execute(self.log.sql("SELECT leaf_hash AS hash FROM {p}cmaa_merkle_leaves "
+                                             "WHERE leaf_index = ?"), (index,))
+        else:
+            self.cursor.execute(self.log.sql("SELECT hash FROM {p}cmaa_merkle_nodes WHERE level = ? AND idx = ?"),
+                                (level, index))
         row = self.cursor.fetchone()
         if row is None:
             raise ProofError(f"missing Merkle node ({level}, {index})")
@@ -120,22 +124,24 @@ class AuditLog:
                 return 0  # sealed meanwhile by another sealer; the next pass continues from there
             nodes = _CursorNodes(self, cursor, expected[0])
             tree = MerkleTree(nodes)
+            leaves = []
             for notification in notifications:
                 leaf = leaf_hash(leaf_data(notification.originator_id, notification.originator_version,
                                            notification.topic, notification.state))
-                index = tree.append(leaf)
-                cursor.execute(self.sql("INSERT INTO {p}cmaa_merkle_leaves (leaf_index, notification_id, "
-                                        "originator_id, originator_version, leaf_hash) VALUES (?, ?, ?, ?, ?)"),
-                               (index, notification.id, str(notification.originator_id),
-                                notification.originator_version, leaf))
-            for (level, index), digest in nodes.pending.items():
-                cursor.execute(self.sql("INSERT INTO {p}cmaa_merkle_nodes (level, idx, hash) VALUES (?, ?, ?)"),
-                               (level, index, digest))
+                leaves.append((tree.append(leaf), notification.id, str(notification.originator_id),
+                               notification.originator_version, leaf))
+            cursor.executemany(self.sql("INSERT INTO {p}cmaa_merkle_leaves (leaf_index, notification_id, "
+                                        "originator_id, originator_version, leaf_hash) VALUES (?, ?, ?, ?, ?)"), leaves)
+            interior = [(level, index, digest) for (level, index), digest in nodes.pending.items() if level > 0]
+            if interior:
+                cursor.executemany(self.sql("INSERT INTO {p}cmaa_merkle_nodes (level, idx, hash) VALUES (?, ?, ?)"),
+                                   interior)
             return len(notifications)
 
     def _position(self, cursor) -> tuple[int, int]:
-        cursor.execute(self.sql("SELECT COUNT(*) AS n, COALESCE(MAX(notification_id), 0) AS last "
-                                "FROM {p}cmaa_merkle_leaves"))
+        # Both maxima come from indexes (COUNT(*) would scan the table).
+        cursor.execute(self.sql("SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n, COALESCE(MAX(notification_id), 0) "
+                                "AS last FROM {p}cmaa_merkle_leaves"))
         row = cursor.fetchone()
         return (row["n"], row["last"]) if self.postgres else (row[0], row[1])
 

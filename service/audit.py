@@ -15,6 +15,7 @@ from domain.errors import InvalidInput, NotFound
 from service.principal import Principal
 
 log = logging.getLogger("cmaa.audit")
+SEAL_BATCH = 1000
 
 
 @dataclass
@@ -28,8 +29,11 @@ class AuditService:
     def seal_and_checkpoint(self) -> int:
         """Seal what is new; sign a checkpoint every N events or T seconds of change."""
         sealed = 0
-        while batch := self.log.seal():
+        while True:
+            batch = self.log.seal(SEAL_BATCH)
             sealed += batch
+            if batch < SEAL_BATCH:  # caught up: new events wait for the next pass, in one larger batch
+                break
         latest = self.log.latest_checkpoint()
         size = self.log.size()
         grown = size - (latest.size if latest else 0)

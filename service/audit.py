@@ -11,7 +11,10 @@ from uuid import UUID
 from adapters.audit_log import AuditLog, Checkpoint
 from adapters.keystore import KeyStore
 from adapters.merkle import ProofError
-from domain.errors import InvalidInput, NotFound
+from domain.case import AssistanceCase
+from domain.errors import CaseNotFound, InvalidInput, NotFound
+from domain.findings import findings
+from domain.reads import RecordRead
 from service.principal import Principal
 
 log = logging.getLogger("cmaa.audit")
@@ -22,6 +25,8 @@ SEAL_BATCH = 1000
 class AuditService:
     log: AuditLog
     keystore: KeyStore
+    agreements: object = None
+    clock: object = None
     checkpoint_every_events: int = 100
     checkpoint_every_seconds: float = 60.0
     _last_checkpoint_at: float = field(default=0.0, repr=False)
@@ -51,6 +56,28 @@ class AuditService:
         if checkpoint is None:
             raise NotFound("no checkpoint has been signed yet")
         return checkpoint
+
+    def replay(self, who: Principal, case_id: UUID, as_of, purpose: str) -> tuple[AssistanceCase, list, list]:
+        """The case as it stood at ``as_of`` (or now), its events up to then, and the findings.
+        The read itself is recorded first (who, when, why)."""
+        who.require("auditor")
+        store = self.log.store
+        events = list(store.events.get(case_id))
+        if not events or not isinstance(events[0], AssistanceCase.AssistanceRequested):
+            raise CaseNotFound(case_id)
+        store.commit(RecordRead(reader=who.as_actor, role="auditor", case_id=str(case_id), what="case replay",
+                                purpose=purpose, at=self.clock.now()))
+        if as_of is not None:
+            # "When" is the fact's own time (the node's clock), which every case event records.
+            events = [e for e in events if getattr(e, "at", e.timestamp) <= as_of]
+            if not events:
+                raise NotFound(f"case {case_id} did not exist at {as_of.isoformat()}", field="as_of")
+        case = None
+        for event in events:
+            case = event.mutate(case)
+        case.require_owner(who.administration)
+        profile = self.agreements.get(case.agreement)
+        return case, events, findings(profile, events, as_of or self.clock.now())
 
     def inclusion(self, who: Principal, case_id: UUID, version: int, size: int | None) -> dict:
         who.require("auditor")

@@ -82,7 +82,7 @@ def build_node(settings: Settings, *, clock: Any = None, store: EventStore | Non
     cases = CaseService(store, agreements, directory, clock, exchange)
     http = http or httpx.Client(timeout=10, verify=client_tls_context(settings))
     courier = Courier(store, exchange, clock, http)
-    audit = AuditService(AuditLog(store, f"cmaa-exchange/{settings.administration}"), keystore,
+    audit = AuditService(AuditLog(store, f"cmaa-exchange/{settings.administration}"), keystore, agreements, clock,
                          settings.checkpoint_every_events, settings.checkpoint_every_seconds)
     return Node(settings, store, agreements, clock, directory, cases, exchange, courier, ConsentService(cases), audit)
 

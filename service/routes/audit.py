@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -9,6 +10,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from service.deps import CurrentPrincipal, NodeDep
+from service.schemas import CaseEventPublic, CasePublic
+from service.views import case_public, event_public
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -35,6 +38,33 @@ class ConsistencyProofPublic(BaseModel):
     old_root: str
     new_root: str
     proof: list[str]
+
+
+class FindingPublic(BaseModel):
+    rule: str
+    article: str
+    version: int | None
+    detail: str
+
+
+class ReplayPublic(BaseModel):
+    case: CasePublic
+    events: list[CaseEventPublic]
+    findings: list[FindingPublic]
+    as_of: datetime | None
+
+
+@router.get("/cases/{case_id}/replay", response_model=ReplayPublic)
+def replay_case(case_id: UUID, node: NodeDep, who: CurrentPrincipal,
+                purpose: Annotated[str, Query(min_length=3, max_length=500, description="Why the auditor reads it")],
+                as_of: datetime | None = None) -> ReplayPublic:
+    """Replay a case as it stood at ``as_of`` (default: now) and check it against the treaty rules:
+    disclosure without a valid basis (JP-NO Art. 7(2)), Art. 14(1) disclosure without advance notice,
+    refusal without reasons (Art. 12(3)), oral request never confirmed (Art. 11(3)), personal data kept
+    past retention (Art. 9(2)), reply overdue (Art. 12(1)). Auditors only; the read is recorded."""
+    case, events, found = node.audit.replay(who, case_id, as_of, purpose)
+    return ReplayPublic(case=case_public(case, as_of or node.clock.now()), events=[event_public(e) for e in events],
+                        findings=[FindingPublic(**f.__dict__) for f in found], as_of=as_of)
 
 
 @router.get("/checkpoint", response_model=CheckpointPublic)

@@ -50,6 +50,11 @@ def tables(prefix: str, blob: str) -> list[str]:
         f"hash {blob} NOT NULL, PRIMARY KEY (level, idx))",
         f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_checkpoints (tree_size BIGINT PRIMARY KEY, root {blob} NOT NULL, "
         "note TEXT NOT NULL, created_at BIGINT NOT NULL)",
+        # Checkpoints of partners' logs this node witnessed, and our checkpoints partners cosigned.
+        f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_witnessed (partner TEXT NOT NULL, tree_size BIGINT NOT NULL, "
+        f"root {blob} NOT NULL, note TEXT NOT NULL, PRIMARY KEY (partner, tree_size))",
+        f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_cosignatures (tree_size BIGINT NOT NULL, witness TEXT NOT NULL, "
+        "note TEXT NOT NULL, PRIMARY KEY (tree_size, witness))",
     ]
 
 
@@ -200,6 +205,44 @@ class AuditLog:
         return Checkpoint(self.origin, size, bytes(root), note)
 
 
+    # -- witnessing ----------------------------------------------------------------------------
+    def held_from(self, partner: str) -> tuple[int, bytes, str] | None:
+        with self._transaction() as cursor:
+            cursor.execute(self.sql("SELECT tree_size, root, note FROM {p}cmaa_witnessed WHERE partner = ? "
+                                    "ORDER BY tree_size DESC LIMIT 1"), (partner,))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        size, root, note = (row["tree_size"], row["root"], row["note"]) if self.postgres else row
+        return size, bytes(root), note
+
+    def hold(self, partner: str, size: int, root: bytes, note: str) -> None:
+        with self._transaction() as cursor:
+            cursor.execute(self.sql("SELECT 1 FROM {p}cmaa_witnessed WHERE partner = ? AND tree_size = ?"),
+                           (partner, size))
+            if cursor.fetchone() is None:
+                cursor.execute(self.sql("INSERT INTO {p}cmaa_witnessed (partner, tree_size, root, note) "
+                                        "VALUES (?, ?, ?, ?)"), (partner, size, root, note))
+
+    def forget(self, partner: str) -> None:
+        with self._transaction() as cursor:
+            cursor.execute(self.sql("DELETE FROM {p}cmaa_witnessed WHERE partner = ?"), (partner,))
+
+    def keep_cosignature(self, size: int, witness: str, note: str) -> None:
+        with self._transaction() as cursor:
+            cursor.execute(self.sql("SELECT 1 FROM {p}cmaa_cosignatures WHERE tree_size = ? AND witness = ?"),
+                           (size, witness))
+            if cursor.fetchone() is None:
+                cursor.execute(self.sql("INSERT INTO {p}cmaa_cosignatures (tree_size, witness, note) "
+                                        "VALUES (?, ?, ?)"), (size, witness, note))
+
+    def cosignatures(self) -> list[dict]:
+        with self._transaction() as cursor:
+            cursor.execute(self.sql("SELECT tree_size, witness, note FROM {p}cmaa_cosignatures ORDER BY tree_size"))
+            rows = cursor.fetchall()
+        return [dict(r) if self.postgres else {"tree_size": r[0], "witness": r[1], "note": r[2]} for r in rows]
+
+
 # -- C2SP signed notes ------------------------------------------------------------------------
 def note_key_id(name: str, public: Ed25519PublicKey) -> bytes:
     """C2SP signed-note key ID for Ed25519: SHA-256(name || 0x0A || 0x01 || key)[:4]."""
@@ -214,15 +257,27 @@ def sign_checkpoint(origin: str, size: int, root: bytes, key: Ed25519PrivateKey)
     return f"{body}\n\u2014 {origin} {stamp}\n"
 
 
-def verify_checkpoint(note: str, origin: str, public: Ed25519PublicKey) -> tuple[int, bytes]:
-    """Verify a signed checkpoint note; return ``(size, root)``. Raises ``ValueError``."""
+def cosign(note: str, witness: str, key: Ed25519PrivateKey) -> str:
+    """Add a witness's signature line to a checkpoint note (C2SP signed note: one more signer)."""
+    body = note.partition("\n\n")[0] + "\n"
+    stamp = base64.b64encode(note_key_id(witness, key.public_key()) + key.sign(body.encode())).decode()
+    return f"{note.rstrip(chr(10))}\n\u2014 {witness} {stamp}\n"
+
+
+def verify_checkpoint(note: str, origin: str, public: Ed25519PublicKey,
+                      body_origin: str | None = None) -> tuple[int, bytes]:
+    """Verify a signed checkpoint note by the signer named ``origin``; return ``(size, root)``.
+
+    ``body_origin`` (default ``origin``) is the log the checkpoint is for: a witness's
+    cosignature is a signature by the witness over another log's checkpoint. Raises ``ValueError``.
+    """
     body, separator, signatures = note.partition("\n\n")
     if not separator:
         raise ValueError("not a signed note")
     body += "\n"
     lines = body.split("\n")
-    if len(lines) < 4 or lines[0] != origin:
-        raise ValueError(f"checkpoint origin is not {origin!r}")
+    if len(lines) < 4 or lines[0] != (body_origin or origin):
+        raise ValueError(f"checkpoint origin is not {body_origin or origin!r}")
     size, root = int(lines[1]), base64.b64decode(lines[2], validate=True)
     wanted = note_key_id(origin, public)
     for line in signatures.splitlines():

@@ -34,8 +34,10 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def export_bundle(store, log: AuditLog, node_key: dict, case_id: UUID | None = None) -> dict[str, Any]:
-    """A bundle of the whole log, or of one case, against the latest checkpoint."""
+def export_bundle(store, log: AuditLog, node_key: dict, case_id: UUID | None = None,
+                  witness_keys: dict[str, dict] | None = None) -> dict[str, Any]:
+    """A bundle of the whole log, or of one case, against the latest checkpoint, with the
+    partners' cosignatures of our checkpoints and their node keys (``witness_keys``)."""
     latest = log.latest_checkpoint()
     if latest is None:
         raise ValueError("no signed checkpoint yet: nothing to verify against")
@@ -62,6 +64,8 @@ def export_bundle(store, log: AuditLog, node_key: dict, case_id: UUID | None = N
         "checkpoints": [{"note": c["note"], "consistency_proof": [p.hex() for p in
                                                                   log.consistency_proof(c["size"], latest.size)]}
                         for c in _checkpoints(log) if 0 < c["size"] < latest.size],
+        "cosignatures": [{"witness": c["witness"], "witness_key": (witness_keys or {}).get(c["witness"]),
+                          "note": c["note"]} for c in log.cosignatures()],
         "events": events,
     }
 
@@ -101,6 +105,7 @@ class Verdict:
     events: int = 0
     tree_size: int = 0
     problems: list[Problem] = field(default_factory=list)
+    cosigned: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -181,6 +186,18 @@ def verify_bundle(bundle: dict[str, Any], held_checkpoints: tuple[str, ...] = ()
         _check_older(verdict, entry["note"], entry.get("consistency_proof"), origin, key, size, root, tree, full)
     for note in held_checkpoints:
         _check_older(verdict, note, None, origin, key, size, root, tree, full)
+    # 7. Partners' cosignatures: each partner witnessed a checkpoint of this log; it must verify
+    #    with the partner's key and be consistent with the tree too.
+    for cosignature in bundle.get("cosignatures", []):
+        witness = cosignature.get("witness", "?")
+        try:
+            witness_key = _public_key(cosignature["witness_key"])
+            verify_checkpoint(cosignature["note"], f"cmaa-exchange/{witness}", witness_key, body_origin=origin)
+        except (ValueError, KeyError, TypeError) as error:
+            verdict.add("manipulation", f"cosignature by {witness}", f"does not verify: {error}")
+            continue
+        verdict.cosigned.add(witness)
+        _check_older(verdict, cosignature["note"], None, origin, key, size, root, tree, full)
     return verdict
 
 

@@ -239,6 +239,27 @@ class Directory(Aggregate):
                     "jwk": key["jwk"], "valid_from": key["valid_from"], "valid_until": key["valid_until"],
                 }
 
+    # -- a partner that rewrote its history (audit chain witnessing) ----------------------------
+    def raise_history_alarm(self, *, administration: str, reason: str, held: str, presented: str, by: str,
+                            at: datetime):
+        self.partner(administration)
+        self._history_alarm_raised(administration=administration, reason=reason, held=held, presented=presented,
+                                   by=by, at=at)
+
+    @event("PartnerHistoryAlarmRaised")
+    def _history_alarm_raised(self, administration: str, reason: str, held: str, presented: str, by: str,
+                              at: datetime):
+        self.partners[administration]["alarm"] = {"reason": reason, "at": at}
+
+    def clear_history_alarm(self, *, administration: str, resolution: str, by: str, at: datetime):
+        if not self.partner(administration).get("alarm"):
+            raise InvalidInput(f"no alarm is raised for {administration}", field="administration")
+        self._history_alarm_cleared(administration=administration, resolution=resolution, by=by, at=at)
+
+    @event("PartnerHistoryAlarmCleared")
+    def _history_alarm_cleared(self, administration: str, resolution: str, by: str, at: datetime):
+        self.partners[administration]["alarm"] = None
+
     def partner_encryption_keys(self, administration: str, officials: list[str], now: datetime) -> dict[str, dict]:
         """The newest valid encryption key of each addressed partner official."""
         chosen: dict[str, tuple] = {}

@@ -273,6 +273,14 @@ def partners_import_directory(
     out.print(f"imported {administration}: {', '.join(sorted(document['officials']))}")
 
 
+@partners.command("clear-alarm")
+def partners_clear_alarm(administration: str, resolution: Annotated[str, typer.Option()]) -> None:
+    """Clear a history alarm raised against a partner, after investigation."""
+    node = _node()
+    _run(lambda: node.exchange.witness.clear(administration, resolution, BY))
+    out.print(f"cleared the history alarm for {administration}")
+
+
 @courier.command("run-once")
 def courier_run_once() -> None:
     """Deliver every due envelope once, then exit."""
@@ -304,8 +312,10 @@ def audit_export(
     node = _node()
     node.audit.seal_and_checkpoint()
     node.audit.checkpoint()
+    partners = node.directory.directory().partners
+    witness_keys = {code: p["directory"]["node_key"] for code, p in partners.items() if p.get("directory")}
     bundle = export_bundle(node.store, node.audit.log, public_jwk(node.exchange.keystore.node_signing_key()),
-                           UUID(case) if case else None)
+                           UUID(case) if case else None, witness_keys)
     output.write_text(json.dumps(bundle))
     out.print(f"wrote {output}: {len(bundle['events'])} event(s)")
 
@@ -334,8 +344,9 @@ def audit_verify(
         colour = {"manipulation": "red", "gap": "yellow"}.get(problem.kind, "cyan")
         out.print(f"[{colour}]{problem.kind}[/{colour}] {problem.where}: {problem.detail}", highlight=False)
     if verdict.ok:
+        witnessed = f"; witnessed by {', '.join(sorted(verdict.cosigned))}" if verdict.cosigned else ""
         out.print(f"[green]VERIFIED[/green]: {verdict.events} event(s) against a signed tree of "
-                  f"{verdict.tree_size} leaves")
+                  f"{verdict.tree_size} leaves{witnessed}")
         return
     out.print(f"[red]NOT VERIFIED[/red]: {len(verdict.problems)} problem(s) in {verdict.events} event(s)")
     raise typer.Exit(1)

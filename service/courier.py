@@ -85,6 +85,8 @@ class Courier:
         try:
             if not endpoint:
                 raise DomainError(f"partner {partner} has no endpoint")
+            if directory.partners.get(partner, {}).get("alarm"):
+                raise DomainError(f"partner {partner} is under a history alarm; an operator must clear it")
             sealed = self.exchange.seal(json.loads(row["payload"]))
         except DomainError as error:
             return self._retry(row, str(error))
@@ -106,6 +108,13 @@ class Courier:
             claims = self.exchange.verify_receipt(row["partner"], receipt, row["envelope_id"], digests)
         except (ValueError, KeyError, TypeError, DomainError) as error:
             return self._retry(row, f"receipt not accepted: {error}")
+        witness = self.exchange.witness
+        if witness is not None:
+            witness.keep_cosignature(row["partner"], claims.get("cosigned_checkpoint"))
+            try:
+                witness.observe(row["partner"], claims.get("checkpoint"))
+            except DomainError as error:  # the receipt stands; the alarm blocks what follows
+                log.error("witnessing %s's checkpoint from a receipt: %s", row["partner"], error)
         self._on_case(row, lambda case: case.record_delivery(
             envelope_id=row["envelope_id"], kind=row["kind"], receipt=receipt,
             envelope_sha256=claims["envelope_sha256"], at=self.clock.now()))

@@ -46,6 +46,7 @@ class EnvelopePayload(Strict):
     case: CaseRef
     kind: Short
     body: dict[str, Any]
+    checkpoint: Annotated[str, Field(max_length=4096)] | None = None  # the sender's latest signed checkpoint
 
 
 class RequestBody(Strict):

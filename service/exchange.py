@@ -66,6 +66,7 @@ class ExchangeService:
     max_skew: timedelta = timedelta(minutes=5)
     wake: Any = None  # set by the courier thread: called when an envelope is queued
     unsafe_fault_exit_after_store: bool = False  # fault injection for tests, see Settings
+    witness: Any = None  # service.witness.Witness: partners witness each other's logs
 
     @property
     def administration(self) -> str:
@@ -198,7 +199,9 @@ class ExchangeService:
         if not recipients:
             raise NotFound(f"no valid encryption key for {', '.join(to['officials'])} of {to['administration']}; "
                            "import the partner's current directory")
-        signed = jose.sign({**payload, "sent_at": now.isoformat()}, self.keystore.private(kid), jose.ENVELOPE_JWS_TYP)
+        checkpoint = self.witness.latest_note() if self.witness else None
+        signed = jose.sign({**payload, "sent_at": now.isoformat(), "checkpoint": checkpoint},
+                           self.keystore.private(kid), jose.ENVELOPE_JWS_TYP)
         return jose.canonical(jose.encrypt(signed, recipients))
 
     def verify_receipt(self, partner: str, receipt: str, envelope_id: str, digests: list[str]) -> dict:
@@ -303,13 +306,22 @@ class ExchangeService:
             raise EnvelopeRejected(11, "stale-or-future", f"sent_at {envelope.sent_at.isoformat()} is more than "
                                    f"{int(self.max_skew.total_seconds())} s from {now.isoformat()}", eid)
         # 12. Unseen id; a re-sealed retry of an applied envelope gets the same receipt.
-        content = {k: v for k, v in claims.items() if k != "sent_at"}
+        content = {k: v for k, v in claims.items() if k not in ("sent_at", "checkpoint")}
         content_sha256 = jose.sha256_hex(jose.canonical(content))
         seen = self.store.exchange.inbox_get(eid)
         if seen is not None:
             return self._answer_seen(seen, digest, content_sha256, eid)
+        # 13. The sender's history: its checkpoint verifies and extends what we witnessed before
+        #     (stops a partner that rewrote, truncated or forked its log); then we cosign it.
+        cosigned = None
+        if self.witness is not None:
+            try:
+                self.witness.require_no_alarm(sender.administration)
+                cosigned = self.witness.observe(sender.administration, envelope.checkpoint)
+            except DomainError as error:
+                raise EnvelopeRejected(13, error.code, str(error), eid) from None
         # 13.-15. The agreement, the kind and the case's state; then apply and store atomically.
-        receipt = self._sign_receipt(eid, digest, sender.administration, now)
+        receipt = self._sign_receipt(eid, digest, sender.administration, now, cosigned)
         for attempt in range(APPLY_ATTEMPTS):
             try:
                 self._apply(envelope, eid, now, receipt, digest, content_sha256)
@@ -336,10 +348,13 @@ class ExchangeService:
             raise EnvelopeRejected(12, "id-reused", f"envelope id {eid} was already used for other content", eid)
         return seen["receipt"]
 
-    def _sign_receipt(self, eid: str, digest: str, sender: str, now: datetime) -> str:
+    def _sign_receipt(self, eid: str, digest: str, sender: str, now: datetime, cosigned: str | None = None) -> str:
+        """The receipt carries our latest checkpoint and our cosignature of the sender's."""
+        own = self.witness.latest_note() if self.witness else None
         return jose.sign({"type": "cmaa-receipt", "envelope_id": eid, "envelope_sha256": digest,
                           "sender": sender, "receiver": self.administration, "received_at": now.isoformat(),
-                          "status": "accepted"}, self.keystore.node_signing_key(), RECEIPT_TYP)
+                          "status": "accepted", "checkpoint": own, "cosigned_checkpoint": cosigned},
+                         self.keystore.node_signing_key(), RECEIPT_TYP)
 
     def sign_rejection(self, rejection: EnvelopeRejected, digest: str) -> str:
         return jose.sign({"type": "cmaa-rejection", "envelope_id": rejection.envelope_id, "envelope_sha256": digest,

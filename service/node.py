@@ -22,6 +22,7 @@ from service.courier import Courier
 from service.directory import DirectoryService
 from service.exchange import ExchangeService
 from service.settings import Settings
+from service.witness import Witness
 
 FIRST_OPERATOR = "operator"
 
@@ -84,6 +85,7 @@ def build_node(settings: Settings, *, clock: Any = None, store: EventStore | Non
     courier = Courier(store, exchange, clock, http)
     audit = AuditService(AuditLog(store, f"cmaa-exchange/{settings.administration}"), keystore, agreements, clock,
                          settings.checkpoint_every_events, settings.checkpoint_every_seconds)
+    exchange.witness = Witness(audit.log, directory, keystore, courier)
     return Node(settings, store, agreements, clock, directory, cases, exchange, courier, ConsentService(cases), audit)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from adapters import jose
 from service.deps import CurrentPrincipal, NodeDep
@@ -80,6 +82,20 @@ def import_partner_directory(administration: AdminCode, body: DirectoryImport, n
     document = node.exchange.import_directory(body.directory, body.fingerprint, by=who.official_id,
                                               expected_administration=administration)
     return {"imported": administration, "officials": sorted(document["officials"])}
+
+
+class AlarmClearance(Strict):
+    resolution: Annotated[str, Field(min_length=3, max_length=5000)]
+
+
+@router.post("/partners/{administration}/alarm/clearance")
+def clear_partner_alarm(administration: AdminCode, body: AlarmClearance, node: NodeDep,
+                        who: CurrentPrincipal) -> dict:
+    """Clear a partner history alarm after investigation (operator); envelopes from the partner
+    are accepted again and its next checkpoint starts a new witnessed history."""
+    who.require("operator")
+    node.exchange.witness.clear(administration, body.resolution, who.official_id)
+    return {"cleared": administration}
 
 
 @router.get("/outbox", response_model=OutboxPublic)

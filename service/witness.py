@@ -1,0 +1,126 @@
+"""Partners witness each other's logs (issue 5): every envelope and receipt carries the
+sender's latest signed checkpoint; the receiver verifies it against the sender's pinned
+node key and against the last checkpoint it holds from that sender — a consistency
+proof fetched from the sender when the tree grew — keeps it, and cosigns it.
+
+A checkpoint that does not extend what was witnessed before (a rewritten, truncated
+or forked history) raises an alarm: a ``PartnerHistoryAlarmRaised`` event, and every
+envelope from that partner is refused until an operator clears it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from joserfc.jwk import OKPKey
+
+from adapters.audit_log import AuditLog, cosign, verify_checkpoint
+from adapters.merkle import ProofError, verify_consistency
+from domain.errors import DomainError
+
+log = logging.getLogger("cmaa.witness")
+
+
+class HistoryAlarm(DomainError):
+    code = "partner-history-alarm"
+    title = "Partner history alarm"
+
+
+class BadCheckpoint(DomainError):
+    code = "bad-checkpoint"
+    title = "Checkpoint does not verify"
+
+
+def origin_of(administration: str) -> str:
+    return f"cmaa-exchange/{administration}"
+
+
+@dataclass
+class Witness:
+    log: AuditLog
+    directory: Any  # DirectoryService
+    keystore: Any
+    courier: Any = None  # its HTTP client (TLS configured) fetches consistency proofs from partners
+
+    @property
+    def own_origin(self) -> str:
+        return origin_of(self.directory.administration)
+
+    def latest_note(self) -> str | None:
+        checkpoint = self.log.latest_checkpoint()
+        return checkpoint.note if checkpoint else None
+
+    def require_no_alarm(self, partner: str) -> None:
+        record = self.directory.directory().partners.get(partner, {})
+        if record.get("alarm"):
+            raise HistoryAlarm(f"{partner}'s history failed verification ({record['alarm']['reason']}); envelopes "
+                               "from it are refused until an operator clears the alarm")
+
+    def observe(self, partner: str, note: str | None) -> str | None:
+        """Witness a partner's checkpoint; return our cosignature of it, or ``None`` if there is
+        nothing to cosign yet. Raises :class:`HistoryAlarm` or :class:`BadCheckpoint`."""
+        if not note:
+            return None
+        record = self.directory.directory().partner(partner)
+        key = OKPKey.import_key(record["directory"]["node_key"]).public_key
+        try:
+            size, root = verify_checkpoint(note, origin_of(partner), key)
+        except ValueError as error:
+            raise BadCheckpoint(f"{partner}'s checkpoint does not verify: {error}") from None
+        held = self.log.held_from(partner)
+        if held is not None:
+            held_size, held_root, held_note = held
+            if size < held_size:
+                self._alarm(partner, f"a checkpoint of {size} leaves after {held_size} were witnessed: "
+                            "truncated or rolled back", held_note, note)
+            if size == held_size and root != held_root:
+                self._alarm(partner, f"two different trees of {size} leaves: forked", held_note, note)
+            if size > held_size and not self._consistent(partner, record, held_size, held_root, size, root,
+                                                        held_note, note):
+                return None  # could not fetch a proof now: witness it at the next exchange
+        self.log.hold(partner, size, root, note)
+        return cosign(note, self.own_origin, self.keystore.node_signing_key().private_key)
+
+    def _consistent(self, partner, record, old_size, old_root, size, root, held_note, note) -> bool:
+        endpoint = (record.get("endpoint") or "").rstrip("/")
+        try:
+            response = self.courier.http.get(f"{endpoint}/audit/proofs/consistency",
+                                     params={"old_size": old_size, "new_size": size}, timeout=10)
+            response.raise_for_status()
+            proof = [bytes.fromhex(p) for p in response.json()["proof"]]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as error:
+            log.info("no consistency proof from %s yet: %s", partner, error)
+            return False
+        try:
+            verify_consistency(old_size, size, old_root, root, proof)
+        except ProofError:
+            self._alarm(partner, f"its tree of {size} leaves does not extend the {old_size} witnessed: forked",
+                        held_note, note)
+        return True
+
+    def _alarm(self, partner: str, reason: str, held: str, presented: str) -> None:
+        self.directory._change("raise_history_alarm", by="witness", administration=partner, reason=reason,
+                               held=held, presented=presented)
+        log.error("history alarm for %s: %s", partner, reason)
+        raise HistoryAlarm(f"{partner}: {reason}")
+
+    def clear(self, partner: str, resolution: str, by: str) -> None:
+        """An operator clears the alarm after looking into it; the partner's next checkpoint
+        starts a new witnessed history (the old one stays in the event log)."""
+        self.directory._change("clear_history_alarm", by=by, administration=partner, resolution=resolution)
+        self.log.forget(partner)
+
+    def keep_cosignature(self, partner: str, note: str | None) -> None:
+        """Keep a partner's cosignature of our checkpoint if it verifies."""
+        if not note:
+            return
+        try:
+            key = OKPKey.import_key(self.directory.directory().partner(partner)["directory"]["node_key"]).public_key
+            size, _ = verify_checkpoint(note, self.own_origin, self.keystore.node_signing_key().public_key)
+            verify_checkpoint(note, origin_of(partner), key, body_origin=self.own_origin)
+        except (ValueError, KeyError):
+            return
+        self.log.keep_cosignature(size, partner, note)

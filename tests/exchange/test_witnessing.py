@@ -1,0 +1,129 @@
+"""Partners witness each other's logs: a rewritten history is caught at the next exchange."""
+
+from __future__ import annotations
+
+from adapters.audit_log import sign_checkpoint
+from tests.exchange.test_hostile_input import deliver, payload
+from tests.factories import jp_no_request
+
+
+def checkpoint(side):
+    side.node.audit.seal_and_checkpoint()
+    return side.node.audit.checkpoint()
+
+
+def request(no):
+    assert no.api.post("/cases", json=jp_no_request(), headers=no.official).status_code == 201
+    return no.deliver()
+
+
+def test_checkpoints_travel_with_envelopes_and_receipts_and_are_cosigned(nodes):
+    no, jp = nodes
+    mine, theirs = checkpoint(no), checkpoint(jp)
+    assert request(no) == 1
+    assert jp.node.audit.log.held_from("NO")[:2] == (mine.size, mine.root)  # JP witnessed NO
+    assert no.node.audit.log.held_from("JP")[:2] == (theirs.size, theirs.root)  # and NO, JP (from the receipt)
+    [cosigned] = no.node.audit.log.cosignatures()
+    assert (cosigned["tree_size"], cosigned["witness"]) == (mine.size, "JP")
+    assert "\u2014 cmaa-exchange/JP " in cosigned["note"]
+
+
+def test_a_grown_log_is_checked_with_a_consistency_proof_from_the_partner(nodes):
+    no, jp = nodes
+    first = checkpoint(no)
+    request(no)
+    request(no)
+    second = checkpoint(no)
+    assert second.size > first.size
+    request(no)
+    assert jp.node.audit.log.held_from("NO")[0] >= second.size
+
+
+def sealed(no) -> bytes:
+    """An envelope as NO's node seals it: with its latest checkpoint inside the signature."""
+    return no.node.exchange.seal(payload(no))
+
+
+def _alarm_then_blocked(no, jp):
+    response = deliver(jp, sealed(no))
+    assert response.status_code == 422 and response.json()["code"] == "partner-history-alarm", response.text
+    assert jp.node.directory.directory().partners["NO"]["alarm"]
+    # Every further envelope from NO is refused until an operator acts.
+    again = deliver(jp, sealed(no))
+    assert again.status_code == 422 and again.json()["step"] == 13
+
+
+def test_a_forked_checkpoint_of_the_same_size_raises_an_alarm(nodes):
+    no, jp = nodes
+    held = checkpoint(no)
+    request(no)
+    forged = sign_checkpoint("cmaa-exchange/NO", held.size, b"\x07" * 32,
+                             no.node.exchange.keystore.node_signing_key().private_key)
+    no.node.exchange.witness.latest_note = lambda: forged
+    _alarm_then_blocked(no, jp)
+
+
+def test_a_truncated_log_raises_an_alarm(nodes):
+    no, jp = nodes
+    request(no)
+    request(no)
+    checkpoint(no)
+    request(no)
+    smaller = sign_checkpoint("cmaa-exchange/NO", 1, no.node.audit.log.root(1)[1],
+                              no.node.exchange.keystore.node_signing_key().private_key)
+    no.node.exchange.witness.latest_note = lambda: smaller
+    _alarm_then_blocked(no, jp)
+
+
+def test_a_history_rebuilt_with_the_same_key_is_caught_by_the_consistency_proof(nodes):
+    no, jp = nodes
+    checkpoint(no)
+    request(no)
+    # Someone with full access to NO's database rewrites an early event and re-seals everything.
+    store, log = no.node.store, no.node.audit.log
+    first = store.recorder.select_notifications(1, 1)[0]
+    table = "stored_events" if not log.postgres else f"{log.prefix}cmaa_events"
+    with store.recorder.datastore.transaction(commit=True) as cursor:
+        cursor.execute(log.sql(f"UPDATE {table} SET state = ? WHERE originator_id = ? AND originator_version = 1"),
+                       (first.state + b" ", first.originator_id.hex if not log.postgres else first.originator_id))
+        for name in ("cmaa_merkle_leaves", "cmaa_merkle_nodes", "cmaa_checkpoints"):
+            cursor.execute(f"DELETE FROM {log.prefix}{name}")
+    no.api.post("/cases", json=jp_no_request(), headers=no.official)
+    checkpoint(no)
+    _alarm_then_blocked(no, jp)
+
+
+def test_an_operator_clears_the_alarm_and_exchange_resumes(nodes):
+    no, jp = nodes
+    held = checkpoint(no)
+    request(no)
+    forged = sign_checkpoint("cmaa-exchange/NO", held.size, b"\x07" * 32,
+                             no.node.exchange.keystore.node_signing_key().private_key)
+    no.node.exchange.witness.latest_note = lambda: forged
+    _alarm_then_blocked(no, jp)
+    cleared = jp.api.post("/exchange/partners/NO/alarm/clearance", headers=jp.operator,
+                          json={"resolution": "NO restored from backup; confirmed by phone with their operator"})
+    assert cleared.status_code == 200, cleared.text
+    del no.node.exchange.witness.latest_note
+    assert deliver(jp, sealed(no)).status_code == 200
+    events = [type(e).__name__ for e in jp.node.store.events.get(jp.node.directory.directory().id)]
+    assert events.index("PartnerHistoryAlarmRaised") < events.index("PartnerHistoryAlarmCleared")
+
+
+def test_a_bundle_carries_partner_cosignatures_that_verify_offline(nodes):
+    from adapters.bundle import export_bundle, verify_bundle
+    from adapters.keystore import public_jwk
+
+    no, jp = nodes
+    checkpoint(no)
+    request(no)
+    node = no.node
+    witness_keys = {"JP": node.directory.directory().partners["JP"]["directory"]["node_key"]}
+    # Export against the checkpoint JP cosigned.
+    bundle = export_bundle(node.store, node.audit.log, public_jwk(node.exchange.keystore.node_signing_key()),
+                           None, witness_keys)
+    verdict = verify_bundle(bundle)
+    assert verdict.ok and verdict.cosigned == {"JP"}
+    bundle["cosignatures"][0]["note"] = bundle["cosignatures"][0]["note"].replace("cmaa-exchange/JP ",
+                                                                                  "cmaa-exchange/JP A")
+    assert "manipulation" in {p.kind for p in verify_bundle(bundle).problems}

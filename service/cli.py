@@ -302,6 +302,8 @@ def audit_seal() -> None:
 def audit_export(
     output: Annotated[Path, typer.Option(help="Bundle file to write")],
     case: Annotated[Optional[str], typer.Option(help="Only this case (default: the whole log)")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Only events stored from this time (ISO 8601)")] = None,
+    until: Annotated[Optional[str], typer.Option(help="... and before this time (ISO 8601)")] = None,
 ) -> None:
     """Export an audit bundle (events as stored, leaves, proofs, signed checkpoints, node key)."""
     from uuid import UUID
@@ -314,8 +316,13 @@ def audit_export(
     node.audit.checkpoint()
     partners = node.directory.directory().partners
     witness_keys = {code: p["directory"]["node_key"] for code, p in partners.items() if p.get("directory")}
+    from datetime import datetime
+
+    def when(value: str | None):
+        return datetime.fromisoformat(value) if value else None
+
     bundle = export_bundle(node.store, node.audit.log, public_jwk(node.exchange.keystore.node_signing_key()),
-                           UUID(case) if case else None, witness_keys)
+                           UUID(case) if case else None, witness_keys, when(since), when(until))
     output.write_text(json.dumps(bundle))
     out.print(f"wrote {output}: {len(bundle['events'])} event(s)")
 

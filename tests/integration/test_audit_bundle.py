@@ -155,3 +155,17 @@ def test_cli_exports_and_verifies_offline(tmp_path):
     bundle.write_text(json.dumps(data))
     tampered = cmaa(offline, "audit", "verify", str(bundle))
     assert tampered.returncode == 1 and "manipulation" in tampered.stdout
+
+
+def test_a_time_range_bundle_holds_only_events_stored_then_and_verifies(node):
+    from datetime import timedelta
+
+    node.write(2)
+    middle = datetime.now(UTC)
+    streams = node.write(2)
+    node.seal()
+    bundle = export_bundle(node.store, node.log, node.jwk, since=middle - timedelta(microseconds=1))
+    assert {e["originator_id"] for e in bundle["events"]} == {str(s.id) for s in streams}
+    assert verify_bundle(bundle).ok
+    bundle["events"][0]["state"] = "e30="
+    assert "manipulation" in kinds(verify_bundle(bundle))

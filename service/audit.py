@@ -79,8 +79,12 @@ class AuditService:
         profile = self.agreements.get(case.agreement)
         return case, events, findings(profile, events, as_of or self.clock.now())
 
-    def inclusion(self, who: Principal, case_id: UUID, version: int, size: int | None) -> dict:
+    def inclusion(self, who: Principal, case_id: UUID, version: int, size: int | None,
+                  purpose: str = "inclusion proof") -> dict:
         who.require("auditor")
+        self.log.store.commit(RecordRead(reader=who.as_actor, role="auditor", case_id=str(case_id),
+                                         what=f"inclusion proof of event {version}", purpose=purpose,
+                                         at=self.clock.now()))
         found = self.log.leaf_of(case_id, version)
         if found is None:
             raise NotFound(f"event {version} of {case_id} is not sealed (yet)", field="version")

@@ -87,6 +87,8 @@ def read_consistency_proof(node: NodeDep, old_size: Annotated[int, Query(ge=1, l
 @router.get("/cases/{case_id}/events/{version}/inclusion", response_model=InclusionProofPublic)
 def read_inclusion_proof(case_id: UUID, version: int, node: NodeDep,
                          who: CurrentPrincipal,
-                         size: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> InclusionProofPublic:
-    """RFC 9162 §2.1.3 inclusion proof of one event of a case in the log (auditor)."""
-    return InclusionProofPublic(**node.audit.inclusion(who, case_id, version, size))
+                         size: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                         purpose: Annotated[str, Query(min_length=3, max_length=500)] = "inclusion proof",
+                         ) -> InclusionProofPublic:
+    """RFC 9162 §2.1.3 inclusion proof of one event of a case in the log (auditor; the read is recorded)."""
+    return InclusionProofPublic(**node.audit.inclusion(who, case_id, version, size, purpose))

@@ -47,6 +47,8 @@ def test_an_auditor_gets_an_inclusion_proof_for_a_case_event(api, who, node):
                      [bytes.fromhex(p) for p in body["proof"]], bytes.fromhex(checkpoint["root"]))
     assert body["tree_size"] == checkpoint["tree_size"]
     assert node.audit.log.leaf_of(UUID(case_id), 1)[0] == body["leaf_index"]
+    reads = [n for n in node.store.notifications(1, 1000) if n.topic.endswith("RecordRead")]
+    assert len(reads) == 1 and node.store.load(reads[0].originator_id).what == "inclusion proof of event 1"
 
 
 def test_inclusion_proofs_are_for_auditors_only(api, who, node):

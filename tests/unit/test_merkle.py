@@ -130,3 +130,24 @@ def test_proofs_outside_the_tree_are_refused():
         tree.consistency_proof(5, 4)
     with pytest.raises(ProofError):
         tree.root(5)
+
+
+# Published proofs for the eight reference leaves (certificate-transparency test data).
+LEAF_1 = "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7"
+SUBTREE_2_4 = "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"
+SUBTREE_4_8 = "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"
+
+
+def reference_tree() -> MerkleTree:
+    tree = MerkleTree()
+    for leaf in LEAVES:
+        tree.append(leaf_hash(leaf))
+    return tree
+
+
+def test_rfc_6962_reference_inclusion_proof_of_leaf_0_in_8():
+    assert [p.hex() for p in reference_tree().inclusion_proof(0, 8)] == [LEAF_1, SUBTREE_2_4, SUBTREE_4_8]
+
+
+def test_rfc_6962_reference_consistency_proof_from_1_to_8():
+    assert [p.hex() for p in reference_tree().consistency_proof(1, 8)] == [LEAF_1, SUBTREE_2_4, SUBTREE_4_8]

@@ -53,14 +53,18 @@ def _alarm_then_blocked(no, jp):
     assert again.status_code == 422 and again.json()["step"] == 13
 
 
-def test_a_forked_checkpoint_of_the_same_size_raises_an_alarm(nodes):
-    no, jp = nodes
+def present_a_fork(no, jp) -> None:
+    """JP witnessed NO's checkpoint; NO then presents another tree of the same size, same key."""
     held = checkpoint(no)
     request(no)
     forged = sign_checkpoint("cmaa-exchange/NO", held.size, b"\x07" * 32,
                              no.node.exchange.keystore.node_signing_key().private_key)
     no.node.exchange.witness.latest_note = lambda: forged
     _alarm_then_blocked(no, jp)
+
+
+def test_a_forked_checkpoint_of_the_same_size_raises_an_alarm(nodes):
+    present_a_fork(*nodes)
 
 
 def test_a_truncated_log_raises_an_alarm(nodes):
@@ -95,12 +99,7 @@ def test_a_history_rebuilt_with_the_same_key_is_caught_by_the_consistency_proof(
 
 def test_an_operator_clears_the_alarm_and_exchange_resumes(nodes):
     no, jp = nodes
-    held = checkpoint(no)
-    request(no)
-    forged = sign_checkpoint("cmaa-exchange/NO", held.size, b"\x07" * 32,
-                             no.node.exchange.keystore.node_signing_key().private_key)
-    no.node.exchange.witness.latest_note = lambda: forged
-    _alarm_then_blocked(no, jp)
+    present_a_fork(no, jp)
     cleared = jp.api.post("/exchange/partners/NO/alarm/clearance", headers=jp.operator,
                           json={"resolution": "NO restored from backup; confirmed by phone with their operator"})
     assert cleared.status_code == 200, cleared.text

@@ -145,8 +145,9 @@ class AuditLog:
 
     def _position(self, cursor) -> tuple[int, int]:
         # Both maxima come from indexes (COUNT(*) would scan the table).
-        cursor.execute(self.sql("SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n, COALESCE(MAX(notification_id), 0) "
-                                "AS last FROM {p}cmaa_merkle_leaves"))
+        # (Two sub-selects: SQLite answers a lone MAX() from the index, two in one SELECT by a scan.)
+        cursor.execute(self.sql("SELECT COALESCE((SELECT MAX(leaf_index) FROM {p}cmaa_merkle_leaves) + 1, 0) AS n, "
+                                "COALESCE((SELECT MAX(notification_id) FROM {p}cmaa_merkle_leaves), 0) AS last"))
         row = cursor.fetchone()
         return (row["n"], row["last"]) if self.postgres else (row[0], row[1])
 

@@ -68,6 +68,9 @@ class MerkleTree:
 
     def __init__(self, nodes: NodeStore | None = None):
         self.nodes = nodes if nodes is not None else MemoryNodes()
+        # Partial subtrees all end at the tree size: within one proof there are only
+        # O(log n) of them, so each is computed once (proofs stay O(log n) lookups).
+        self._partial: dict[tuple[int, int], bytes] = {}
 
     @property
     def size(self) -> int:
@@ -75,6 +78,7 @@ class MerkleTree:
 
     def append(self, leaf: bytes) -> int:
         """Append a leaf *hash*; store every perfect subtree it completes. Returns its index."""
+        self._partial.clear()  # partial subtrees at the right edge change as the tree grows
         index = self.size
         self.nodes.put(0, index, leaf)
         level, position, digest = 0, index, leaf
@@ -92,8 +96,10 @@ class MerkleTree:
             return EMPTY_ROOT
         if count & (count - 1) == 0 and start % count == 0:
             return self.nodes.get(count.bit_length() - 1, start // count)
-        k = _split(count)
-        return node_hash(self._hash(start, start + k), self._hash(start + k, end))
+        if (start, end) not in self._partial:
+            k = _split(count)
+            self._partial[(start, end)] = node_hash(self._hash(start, start + k), self._hash(start + k, end))
+        return self._partial[(start, end)]
 
     def root(self, size: int | None = None) -> bytes:
         size = self.size if size is None else size

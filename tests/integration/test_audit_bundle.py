@@ -94,7 +94,7 @@ def test_a_deleted_event_is_a_gap(node):
 
 
 def test_two_reordered_events_are_manipulation(node):
-    streams = node.write(2)
+    node.write(2)
     node.seal()
     a, b = (node.store.recorder.select_notifications(i, 1)[0] for i in (2, 3))
     node.sql("UPDATE EVENTS SET state = ? WHERE originator_id = ? AND originator_version = ?",

@@ -116,8 +116,11 @@ class DirectoryService:
         parsed = tokens.parse(token)
         token_id, secret = parsed if parsed else ("", "")
         credential = None
-        if parsed and self.store.exists(credential_id(token_id)):
-            credential = self.store.load(credential_id(token_id))
+        if parsed:
+            try:
+                credential = self.store.load(credential_id(token_id))
+            except NotFound:
+                pass
         expected = credential.secret_digest if credential else _DUMMY_DIGEST
         valid = hmac.compare_digest(tokens.digest(secret), expected)
         if not (credential and valid and credential.active):

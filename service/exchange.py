@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,7 +79,8 @@ class ExchangeService:
         now = self.clock.now()
         kids = []
         for use in ("sig", "enc"):
-            kid = f"{self.administration}.{official_id}.{use}.{now.strftime('%Y%m%dT%H%M%S%f')}"
+            # Unique by construction: a rotation in the same instant must not reuse the retired kid.
+            kid = f"{self.administration}.{official_id}.{use}.{now.strftime('%Y%m%dT%H%M%S')}.{secrets.token_hex(4)}"
             key = self.keystore.generate(kid, use)
             directory = self.directory.directory_for_update()
             directory.publish_key(kid=kid, owner=official_id, use=use, public_jwk=public_jwk(key), valid_from=now,
@@ -96,13 +98,7 @@ class ExchangeService:
             if kid:
                 directory.retire_key(kid=kid, by=by, at=now)
         self.store.commit(directory)
-        self.clock_tick()
         return self.issue_official_keys(official_id, by)
-
-    def clock_tick(self) -> None:
-        """Keys issued in the same instant as a retirement must sort after it."""
-        if hasattr(self.clock, "advance"):
-            self.clock.advance(microseconds=1)
 
     def node_fingerprint(self) -> str:
         return fingerprint(public_jwk(self.keystore.node_signing_key()))
@@ -324,7 +320,7 @@ class ExchangeService:
         receipt = self._sign_receipt(eid, digest, sender.administration, now, cosigned)
         for attempt in range(APPLY_ATTEMPTS):
             try:
-                self._apply(envelope, eid, now, receipt, digest, content_sha256)
+                self._apply(envelope, eid, now, receipt, digest, content_sha256, directory)
             except (ConcurrentUpdate, EnvelopeRejected) as failure:
                 # Another replica may have applied this very envelope since step 12.
                 seen = self.store.exchange.inbox_get(eid)
@@ -363,9 +359,8 @@ class ExchangeService:
                           "at": self.clock.now().isoformat()}, self.keystore.node_signing_key(), REJECTION_TYP)
 
     def _apply(self, envelope: EnvelopePayload, eid: str, now: datetime, receipt: str, digest: str,
-               content_sha256: str) -> UUID:
+               content_sha256: str, directory) -> UUID:
         sender = envelope.from_
-        directory = self.directory.directory()
         # 13. The agreement binds this partner at this node.
         try:
             profile = self.agreements.get(envelope.agreement)

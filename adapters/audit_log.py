@@ -206,6 +206,22 @@ class AuditLog:
         return Checkpoint(self.origin, size, bytes(root), note)
 
 
+    def status(self) -> dict:
+        """Log size, events not yet sealed, and when the latest (and latest cosigned) checkpoint was made."""
+        last_event = self.store.recorder.max_notification_id() or 0
+        with self._transaction() as cursor:
+            size, last_sealed = self._position(cursor)
+            cursor.execute(self.sql("SELECT MAX(created_at) AS at FROM {p}cmaa_checkpoints"))
+            row = cursor.fetchone()
+            checkpoint_at = row["at"] if self.postgres else row[0]
+            cursor.execute(self.sql("SELECT c.created_at AS at FROM {p}cmaa_checkpoints c JOIN {p}cmaa_cosignatures w "
+                                    "ON w.tree_size = c.tree_size ORDER BY c.tree_size DESC LIMIT 1"))
+            row = cursor.fetchone()
+            witnessed_at = (row["at"] if self.postgres else row[0]) if row else None
+        return {"log_size": size, "unsealed_events": max(0, last_event - last_sealed),
+                "checkpoint_at": checkpoint_at / 1000 if checkpoint_at is not None else None,
+                "witnessed_at": witnessed_at / 1000 if witnessed_at is not None else None}
+
     # -- witnessing ----------------------------------------------------------------------------
     def held_from(self, partner: str) -> tuple[int, bytes, str] | None:
         with self._transaction() as cursor:

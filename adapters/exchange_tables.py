@@ -26,7 +26,7 @@ from adapters.audit_log import tables as audit_tables
 OUTBOX_COLUMNS = (
     "envelope_id", "case_id", "partner", "kind", "payload", "status", "attempts", "next_attempt_at",
     "lease_owner", "lease_until", "last_error", "receipt", "rejection", "sent_digests", "created_at",
-    "delivered_at",
+    "delivered_at", "request_id",
 )
 INBOX_COLUMNS = ("envelope_id", "sender", "content_sha256", "envelope_sha256", "receipt", "received_at", "case_id")
 
@@ -37,7 +37,7 @@ def _create_statements(prefix: str) -> list[str]:
         "envelope_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, partner TEXT NOT NULL, kind TEXT NOT NULL, "
         "payload TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL, next_attempt_at BIGINT NOT NULL, "
         "lease_owner TEXT, lease_until BIGINT, last_error TEXT, receipt TEXT, rejection TEXT, "
-        "sent_digests TEXT NOT NULL, created_at BIGINT NOT NULL, delivered_at BIGINT)",
+        "sent_digests TEXT NOT NULL, created_at BIGINT NOT NULL, delivered_at BIGINT, request_id TEXT)",
         f"CREATE INDEX IF NOT EXISTS cmaa_outbox_due ON {prefix}cmaa_outbox (status, next_attempt_at)",
         f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_inbox ("
         "envelope_id TEXT PRIMARY KEY, sender TEXT NOT NULL, content_sha256 TEXT NOT NULL, "
@@ -45,12 +45,33 @@ def _create_statements(prefix: str) -> list[str]:
     ]
 
 
-def outbox_row(*, envelope_id: str, case_id: str, partner: str, kind: str, payload: dict[str, Any]) -> dict:
+# Columns added after a table's first release: (table, column, type). Each store
+# gains them at start-up, so an upgraded node opens an older store (docs/operations.md).
+MIGRATIONS = (("cmaa_outbox", "request_id", "TEXT"),)
+
+
+def _migrate_sqlite(cursor) -> None:
+    for table, column, kind in MIGRATIONS:
+        cursor.execute(f"PRAGMA table_info({table})")
+        if column not in {row[1] for row in cursor.fetchall()}:
+            cursor.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+def _migrate_postgres(prefix: str) -> list[str]:
+    return [f"ALTER TABLE {prefix}{table} ADD COLUMN IF NOT EXISTS {column} {kind}"
+            for table, column, kind in MIGRATIONS]
+
+
+def outbox_row(*, envelope_id: str, case_id: str, partner: str, kind: str, payload: dict[str, Any],
+               request_id: str | None = None) -> dict:
+    """``request_id`` is the API call that caused the envelope, so the logs of its
+    delivery and receipt carry the same id."""
     now = _now_ms()
     return {"envelope_id": envelope_id, "case_id": case_id, "partner": partner, "kind": kind,
             "payload": json.dumps(payload, sort_keys=True), "status": "pending", "attempts": 0,
             "next_attempt_at": now, "lease_owner": None, "lease_until": None, "last_error": None,
-            "receipt": None, "rejection": None, "sent_digests": "[]", "created_at": now, "delivered_at": None}
+            "receipt": None, "rejection": None, "sent_digests": "[]", "created_at": now, "delivered_at": None,
+            "request_id": request_id}
 
 
 def _insert_rows(cursor, prefix: str, mark: str, outbox: Sequence[dict], inbox: dict | None) -> None:
@@ -70,6 +91,10 @@ class CmaaSQLiteRecorder(SQLiteApplicationRecorder):
     def construct_create_table_statements(self) -> list[str]:
         return super().construct_create_table_statements() + _create_statements("") + audit_tables("", "BLOB")
 
+    def _create_table(self, c) -> None:
+        super()._create_table(c)
+        _migrate_sqlite(c)
+
     def _insert_events(self, c, stored_events, **kwargs: Any):
         ids = super()._insert_events(c, stored_events, **kwargs)
         _insert_rows(c, "", "?", kwargs.get("outbox", ()), kwargs.get("inbox"))
@@ -81,6 +106,7 @@ class CmaaPostgresRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.extend(SQL(s) for s in _create_statements(self.table_prefix))
         self.sql_create_statements.extend(SQL(s) for s in audit_tables(self.table_prefix, "BYTEA"))
+        self.sql_create_statements.extend(SQL(s) for s in _migrate_postgres(self.table_prefix))
 
     @property
     def table_prefix(self) -> str:
@@ -123,7 +149,7 @@ class ExchangeTables:
     @staticmethod
     def _columns_of(sql: str) -> list[str]:
         select = sql.split("SELECT", 1)[1].split("FROM", 1)[0]
-        return [c.strip().split(".")[-1] for c in select.split(",")]
+        return [c.split(" AS ")[-1].strip().split(".")[-1] for c in select.split(",")]
 
     # -- outbox ---------------------------------------------------------------------
     def claim_due(self, owner: str, limit: int, lease_ms: int = 30_000) -> list[dict]:
@@ -151,6 +177,19 @@ class ExchangeTables:
 
     def pending(self) -> list[dict]:
         return self._select("WHERE status = 'pending' ORDER BY created_at, envelope_id", ())
+
+    def backlog(self) -> dict[str, tuple[int, int]]:
+        """Per partner: (envelopes not yet delivered or rejected, created_at of the oldest in ms)."""
+        rows = self._run("SELECT partner, COUNT(*) AS n, MIN(created_at) AS first FROM {p}cmaa_outbox "
+                         "WHERE status = 'pending' GROUP BY partner", fetch=True)
+        return {row["partner"]: (int(row["n"]), int(row["first"])) for row in rows}
+
+    def oldest_due_ms(self) -> int | None:
+        """Since when (ms) the longest-waiting due envelope has been due: a courier that
+        works keeps this close to now, whatever the partner does (backoff moves it on)."""
+        rows = self._run("SELECT MIN(next_attempt_at) AS first FROM {p}cmaa_outbox WHERE status = 'pending' "
+                         "AND next_attempt_at <= ?", (_now_ms(),), fetch=True)
+        return int(rows[0]["first"]) if rows and rows[0]["first"] is not None else None
 
     def record_attempt(self, envelope_id: str, owner: str, digest: str) -> None:
         row = self.get(envelope_id)

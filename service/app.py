@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -12,8 +13,11 @@ from service.limits import BodySizeLimit
 from service.node import Node, build_node
 from service.audit import SealerThread
 from service.courier import CourierThread
-from service.routes import agreements, audit, cases, directory, exchange, information
+from service.observability import RequestObservability
+from service.routes import agreements, audit, cases, directory, exchange, information, operations
 from service.settings import Settings
+
+log = logging.getLogger("cmaa.node")
 
 DESCRIPTION = """\
 The node of one customs administration in **cmaa-exchange**: designated officials
@@ -31,7 +35,7 @@ def api_shell(lifespan=None) -> FastAPI:
     """The app's routes and metadata, without a node (also used to export OpenAPI)."""
     app = FastAPI(title="cmaa-exchange node", version="0.1.0", description=DESCRIPTION,
                   generate_unique_id_function=_operation_id, lifespan=lifespan)
-    for module in (cases, information, directory, agreements, exchange, audit):
+    for module in (cases, information, directory, agreements, exchange, audit, operations):
         app.include_router(module.router)
     return app
 
@@ -56,12 +60,17 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None,
             app.state.courier = courier
             courier.start()
         if run_courier and settings.sealer_interval_seconds > 0:
-            sealer = SealerThread(app.state.node.audit, settings.sealer_interval_seconds)
+            sealer = SealerThread(app.state.node.audit, settings.sealer_interval_seconds, app.state.node.metrics)
+            app.state.sealer = sealer
             sealer.start()
         yield
-        for worker in (courier, sealer):
-            if worker is not None:
-                worker.stop()
+        # Shutdown (uvicorn has stopped accepting and drained in-flight requests): the
+        # courier finishes the deliveries under way and hands back what it claimed.
+        if courier is not None and not courier.stop(settings.shutdown_grace_seconds):
+            log.warning("shutdown: a delivery was still under way; its lease expires and it is retried")
+        if sealer is not None:
+            sealer.stop()
+        log.info("node stopped")
         if owns_node and getattr(app.state, "node", None) is not None:
             app.state.node.close()
 
@@ -69,4 +78,5 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None,
     app.state.node = node or build_node(settings)
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestObservability, metrics=app.state.node.metrics)
     return app

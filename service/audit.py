@@ -51,6 +51,9 @@ class AuditService:
         self._last_checkpoint_at = time.monotonic()
         return self.log.checkpoint(self._raw_key())
 
+    def status(self) -> dict:
+        return self.log.status()
+
     def latest(self) -> Checkpoint:
         checkpoint = self.log.latest_checkpoint()
         if checkpoint is None:
@@ -117,8 +120,10 @@ class AuditService:
 class SealerThread:
     """Seals and checkpoints in the background of a node process."""
 
-    def __init__(self, audit: AuditService, interval: float):
-        self.audit, self.interval = audit, interval
+    def __init__(self, audit: AuditService, interval: float, metrics=None):
+        self.audit, self.interval, self.metrics = audit, interval, metrics
+        self.last_ok: float | None = None  # monotonic time of the last successful pass (for /readyz)
+        self.started = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cmaa-sealer", daemon=True)
 
@@ -133,6 +138,11 @@ class SealerThread:
         while not self._stop.is_set():
             try:
                 self.audit.seal_and_checkpoint()
+                self.last_ok = time.monotonic()
+                outcome = "ok"
             except Exception:  # the sealer resumes from the store next pass
                 log.exception("sealing failed")
+                outcome = "failed"
+            if self.metrics is not None:
+                self.metrics.sealer_passes.labels(outcome).inc()
             self._stop.wait(self.interval)

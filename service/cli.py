@@ -76,8 +76,10 @@ def serve(
 
     from service.app import create_app
     from service.node import build_node, initialise
+    from service.observability import configure_logging, uvicorn_log_config
 
     settings = Settings()
+    configure_logging(settings.log_level)
     if host or port:
         settings = settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v})
     node = build_node(settings)
@@ -91,8 +93,12 @@ def serve(
         tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
         if settings.tls_ca:  # mutual TLS: partners must present a certificate from this CA
             tls.update(ssl_ca_certs=str(settings.tls_ca), ssl_cert_reqs=ssl.CERT_REQUIRED)
+    # JSON logs; uvicorn's access log (raw paths and query strings) is replaced by ours.
+    # On SIGTERM uvicorn stops accepting, drains requests for the grace period, then the
+    # app's shutdown lets the courier finish or hand back its deliveries.
     uvicorn.run(create_app(settings, node=node), host=settings.host, port=settings.port,
-                log_level=settings.log_level, **tls)
+                log_level=settings.log_level, log_config=uvicorn_log_config(), access_log=False,
+                timeout_graceful_shutdown=int(settings.shutdown_grace_seconds), **tls)
 
 
 @app.command()

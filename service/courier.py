@@ -34,6 +34,7 @@ from adapters import jose
 from adapters.store import EventStore
 from domain.errors import ConcurrentUpdate, DomainError
 from service.exchange import ExchangeService
+from service.observability import request_id_var
 
 log = logging.getLogger("cmaa.courier")
 MAX_BACKOFF_MS = 300_000
@@ -48,6 +49,8 @@ class Courier:
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}")
     batch: int = 64
     workers: int = 8
+    metrics: Any = None
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def deliver_due(self) -> int:
         """One pass; returns how many envelopes reached a final state (delivered or rejected).
@@ -70,7 +73,15 @@ class Courier:
     def _deliver_in_order(self, rows: list[dict]) -> int:
         done = 0
         for row in rows:
-            finished = self._deliver(row)
+            if self.stopping.is_set():  # shutting down: hand the rest back at once (not after the lease)
+                for later in rows[rows.index(row):]:
+                    self.store.exchange.mark_retry(later["envelope_id"], self.owner, "node shutting down", 0)
+                break
+            token = request_id_var.set(row.get("request_id"))
+            try:
+                finished = self._deliver(row)
+            finally:
+                request_id_var.reset(token)
             done += finished
             if not finished:  # a later step must not overtake an earlier one
                 for later in rows[rows.index(row) + 1:]:
@@ -89,14 +100,16 @@ class Courier:
                 raise DomainError(f"partner {partner} is under a history alarm; an operator must clear it")
             sealed = self.exchange.seal(json.loads(row["payload"]))
         except DomainError as error:
-            return self._retry(row, str(error))
+            return self._retry(row, str(error), "not-sendable")
         digest = jose.sha256_hex(sealed)
         self.store.exchange.record_attempt(envelope_id, self.owner, digest)
         try:
-            response = self.http.post(f"{endpoint.rstrip('/')}/exchange/inbox", content=sealed,
-                                      headers={"Content-Type": "application/jose+json"})
+            headers = {"Content-Type": "application/jose+json"}
+            if row.get("request_id"):
+                headers["X-Request-Id"] = row["request_id"]
+            response = self.http.post(f"{endpoint.rstrip('/')}/exchange/inbox", content=sealed, headers=headers)
         except httpx.HTTPError as error:
-            return self._retry(row, f"transport: {type(error).__name__}")
+            return self._retry(row, f"transport: {type(error).__name__}", "transport")
         digests = json.loads(row["sent_digests"]) + [digest]
         if response.status_code == 200:
             return self._delivered(row, response, digests)
@@ -107,7 +120,7 @@ class Courier:
             receipt = response.json()["receipt"]
             claims = self.exchange.verify_receipt(row["partner"], receipt, row["envelope_id"], digests)
         except (ValueError, KeyError, TypeError, DomainError) as error:
-            return self._retry(row, f"receipt not accepted: {error}")
+            return self._retry(row, f"receipt not accepted: {error}", "receipt-not-accepted")
         witness = self.exchange.witness
         if witness is not None:
             witness.keep_cosignature(row["partner"], claims.get("cosigned_checkpoint"))
@@ -119,6 +132,9 @@ class Courier:
             envelope_id=row["envelope_id"], kind=row["kind"], receipt=receipt,
             envelope_sha256=claims["envelope_sha256"], at=self.clock.now()))
         self.store.exchange.mark_delivered(row["envelope_id"], receipt)
+        self._count(row, "delivered")
+        log.info("envelope delivered; receipt verified and stored",
+                 extra={"envelope_id": row["envelope_id"], "partner": row["partner"], "kind": row["kind"]})
         return 1
 
     def _refused(self, row: dict, response: httpx.Response) -> int:
@@ -128,21 +144,42 @@ class Courier:
             problem = {}
         signed = problem.get("signed_rejection") if isinstance(problem, dict) else None
         claims = self.exchange.verify_rejection(row["partner"], signed) if signed else None
+        if response.status_code == 429:
+            retry_after = response.headers.get("Retry-After", "")
+            delay = int(retry_after) * 1000 if retry_after.isdigit() else None
+            return self._retry(row, "HTTP 429: partner rate limit", "rate-limited", delay_ms=delay)
         if claims is None or claims.get("code") == "concurrent-update" or response.status_code >= 500:
-            return self._retry(row, f"HTTP {response.status_code}")
+            return self._retry(row, f"HTTP {response.status_code}", f"http-{response.status_code}")
         self._on_case(row, lambda case: case.record_rejection(
             envelope_id=row["envelope_id"], kind=row["kind"], step=claims.get("step"), code=claims.get("code", ""),
             reason=claims.get("reason", ""), signed_rejection=signed, at=self.clock.now()))
         self.store.exchange.mark_rejected(row["envelope_id"], claims)
+        self._count(row, "rejected")
+        if self.metrics is not None:
+            self.metrics.delivery_rejections.labels(row["partner"], str(claims.get("step")),
+                                                    str(claims.get("code"))).inc()
+        log.warning("envelope rejected by partner (signed rejection stored)",
+                    extra={"envelope_id": row["envelope_id"], "partner": row["partner"], "step": claims.get("step"),
+                           "code": claims.get("code")})
         return 1
 
-    def _retry(self, row: dict, error: str) -> int:
+    def _retry(self, row: dict, error: str, reason: str, delay_ms: int | None = None) -> int:
         attempts = row["attempts"] + 1
         delay = min(MAX_BACKOFF_MS, 500 * 2 ** min(attempts, 20))
         delay = int(delay * random.uniform(0.5, 1.0))
-        log.info("delivery of %s to %s failed (%s); retry in %d ms", row["envelope_id"], row["partner"], error, delay)
+        if delay_ms is not None:
+            delay = max(delay, delay_ms)
+        log.info("delivery failed; will retry", extra={"envelope_id": row["envelope_id"], "partner": row["partner"],
+                                                      "reason": reason, "retry_in_ms": delay})
         self.store.exchange.mark_retry(row["envelope_id"], self.owner, error, delay)
+        self._count(row, "retry")
+        if self.metrics is not None:
+            self.metrics.delivery_retries.labels(row["partner"], reason).inc()
         return 0
+
+    def _count(self, row: dict, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.deliveries.labels(row["partner"], outcome).inc()
 
     def _on_case(self, row: dict, change) -> None:
         for _ in range(10):
@@ -170,10 +207,16 @@ class CourierThread:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 10) -> bool:
+        """Stop taking new envelopes; let the deliveries under way finish for up to ``grace``
+        seconds. Claimed envelopes not yet sent are released at once; one still on the wire
+        when the grace runs out keeps its lease and is sent again after it expires (the
+        receiver answers the retry with the same receipt). Returns whether the pass finished."""
         self._stop.set()
+        self.courier.stopping.set()
         self.wake.set()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=grace)
+        return not self._thread.is_alive()
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -26,7 +26,10 @@ def current_principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated()
-    return node.directory.authenticate(credentials.credentials)
+    principal = node.directory.authenticate(credentials.credentials)
+    if node.limiter is not None:
+        node.limiter.hit("official", principal.official_id)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from adapters import jose
 from adapters.exchange_tables import inbox_row, outbox_row
+from service.observability import current_request_id
 from adapters.keystore import KeyStore, fingerprint, public_jwk
 from adapters.store import EventStore
 from domain.agreements import Agreements
@@ -68,6 +69,7 @@ class ExchangeService:
     wake: Any = None  # set by the courier thread: called when an envelope is queued
     unsafe_fault_exit_after_store: bool = False  # fault injection for tests, see Settings
     witness: Any = None  # service.witness.Witness: partners witness each other's logs
+    limiter: Any = None  # service.ratelimit.RateLimiter: inbound envelopes per partner
 
     @property
     def administration(self) -> str:
@@ -171,7 +173,7 @@ class ExchangeService:
             "kind": kind, "body": body,
         }
         return [outbox_row(envelope_id=envelope_id, case_id=str(case.id), partner=case.partner_administration,
-                           kind=kind, payload=payload)]
+                           kind=kind, payload=payload, request_id=current_request_id())]
 
     def _recipients(self, case: AssistanceCase, partner: dict) -> list[str]:
         """Answers go to the partner official who opened the case; openings to those addressed
@@ -284,6 +286,10 @@ class ExchangeService:
                 not partner.get("officials", {}).get(sender.official, {}).get("active"):
             raise EnvelopeRejected(8, "sender-mismatch", "the signing key does not belong to the named sender, or the "
                                    "sender is not a designated official", eid)
+        # The sender is authentic from here: count it against its partner's rate limit (429,
+        # unsigned, nothing stored; the sender's courier retries after Retry-After).
+        if self.limiter is not None:
+            self.limiter.hit("partner", sender.administration)
         # 9. The key was valid when the envelope was made and sent.
         valid_from = datetime.fromisoformat(sender_key["valid_from"])
         valid_until = datetime.fromisoformat(sender_key["valid_until"])

@@ -21,6 +21,8 @@ from service.consent import ConsentService
 from service.courier import Courier
 from service.directory import DirectoryService
 from service.exchange import ExchangeService
+from service.metrics import Metrics
+from service.ratelimit import RateLimiter
 from service.settings import Settings
 from service.witness import Witness
 
@@ -39,6 +41,8 @@ class Node:
     courier: Courier
     consent: ConsentService
     audit: AuditService
+    metrics: Metrics
+    limiter: RateLimiter | None
 
     def designate_official(self, *, by: str, official_id: str, name: str, email: str = "",
                            roles: list[str]) -> Any:
@@ -82,11 +86,17 @@ def build_node(settings: Settings, *, clock: Any = None, store: EventStore | Non
                                unsafe_fault_exit_after_store=settings.unsafe_fault_exit_after_inbox_store)
     cases = CaseService(store, agreements, directory, clock, exchange)
     http = http or httpx.Client(timeout=10, verify=client_tls_context(settings))
-    courier = Courier(store, exchange, clock, http)
+    metrics = Metrics()
+    limiter = RateLimiter(official=settings.rate_limit_official, partner=settings.rate_limit_partner, metrics=metrics)
+    exchange.limiter = limiter
+    courier = Courier(store, exchange, clock, http, metrics=metrics)
     audit = AuditService(AuditLog(store, f"cmaa-exchange/{settings.administration}"), keystore, agreements, clock,
                          settings.checkpoint_every_events, settings.checkpoint_every_seconds)
     exchange.witness = Witness(audit.log, directory, keystore, courier)
-    return Node(settings, store, agreements, clock, directory, cases, exchange, courier, ConsentService(cases), audit)
+    node = Node(settings, store, agreements, clock, directory, cases, exchange, courier, ConsentService(cases), audit,
+                metrics, limiter)
+    metrics.attach(node)
+    return node
 
 
 def initialise(node: Node) -> str | None:

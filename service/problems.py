@@ -25,6 +25,7 @@ from domain.errors import (
     TreatyRuleViolation,
 )
 from service.directory import Unauthenticated
+from service.ratelimit import RateLimited
 
 log = logging.getLogger("cmaa.problems")
 
@@ -77,7 +78,7 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
 
 
 async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
+    titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large", 429: "Too many requests"}
     return problem(exc.status_code, f"http-{exc.status_code}", titles.get(exc.status_code, "HTTP error"),
                    str(exc.detail), request)
 
@@ -85,6 +86,13 @@ async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONRe
 async def on_unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
     return problem(401, "unauthenticated", "Authentication required",
                    "a valid bearer credential issued by `cmaa credentials issue` is required", request)
+
+
+async def on_rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
+    response = problem(429, "rate-limited", "Too many requests", str(exc), request, limit=exc.limit,
+                       rate=exc.rate, retry_after=exc.retry_after)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -99,4 +107,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Unauthenticated, on_unauthenticated)
+    app.add_exception_handler(RateLimited, on_rate_limited)
     app.add_exception_handler(Exception, on_unexpected)

@@ -40,6 +40,28 @@ class Settings(BaseSettings):
     tls_ca: Path | None = Field(None, description="PEM CA bundle that partner certificates must chain to; "
                                 "set it to require mutual TLS")
 
+    ready_max_sealer_lag_events: int = Field(10_000, ge=1, description="/readyz fails when more events than "
+                                             "this wait to be sealed into the Merkle log")
+    ready_max_outbox_overdue_seconds: int = Field(300, ge=10, description="/readyz fails when an envelope has been "
+                                                  "due for delivery this long without a courier taking it")
+    rate_limit_official: str = Field("600/minute", description="API calls per official, per node process "
+                                     "(limits notation: N/second|minute|hour, several joined by ';')")
+    rate_limit_partner: str = Field("6000/minute", description="Inbound envelopes per partner administration, "
+                                    "per node process")
+    shutdown_grace_seconds: float = Field(20, ge=0, le=600, description="On SIGTERM: how long in-flight requests "
+                                          "and deliveries may take before they are abandoned (and retried later)")
+
+    @field_validator("rate_limit_official", "rate_limit_partner")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate such as '600/minute' or '10/second;600/minute'") from None
+        return value
+
     @field_validator("administration")
     @classmethod
     def _iso_code(cls, value: str) -> str:

@@ -72,3 +72,69 @@ def pg_url_second(pg_ready):
     """A second fresh schema, for a second node's store."""
     with fresh_schema() as url:
         yield url
+
+
+# -- logs: never a personal-data value, a token or key material ---------------------------
+# Every log line of the whole suite, in-process (through the JSON formatter) and from the
+# node processes the end-to-end tests start (tests/servers.py writes their output into
+# this directory), is scanned at the end of the session for the test data's names and
+# identifiers and for secrets; a hit fails the run.
+LOG_DIR = os.environ.setdefault("CMAA_TEST_LOG_DIR", os.path.join(
+    os.environ.get("TMPDIR", "/tmp"), f"cmaa-test-logs-{os.getpid()}"))
+
+# Personal data and case content used by the tests (tests/factories.py and the flows).
+SENSITIVE = ("Nordlys Import AS", "NO-987654321", "MSCU1234567", "undervaluation of electronics",
+             "Declared value JPY 1,200,000", "JPY 1,200,000", "Export declaration EX-2026-001")
+SECRET_PATTERNS = (r"cmaa\.[0-9a-f]{16}\.[A-Za-z0-9_-]{20,}",  # bearer credentials
+                   r"-----BEGIN [A-Z ]*PRIVATE KEY-----", r'"d"\s*:\s*"[A-Za-z0-9_-]{20,}"',  # key material
+                   r"eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}")  # a JWS/JWT with JSON payload
+
+
+def pytest_configure(config):
+    import logging
+
+    from service.observability import JsonFormatter
+
+    os.makedirs(LOG_DIR, exist_ok=True)
+    handler = logging.FileHandler(os.path.join(LOG_DIR, "in-process.log"), encoding="utf-8")
+    handler.setFormatter(JsonFormatter())
+    handler.setLevel(logging.DEBUG)
+    logger = logging.getLogger("cmaa")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
+def scan_logs(directory: str) -> list[str]:
+    import re
+
+    hits = []
+    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+        with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as handle:
+            for number, line in enumerate(handle, 1):
+                for value in SENSITIVE:
+                    if value in line:
+                        hits.append(f"{name}:{number}: {value!r}")
+                for pattern in SECRET_PATTERNS:
+                    if re.search(pattern, line):
+                        hits.append(f"{name}:{number}: matches {pattern!r}")
+    return hits
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import shutil
+
+    hits = scan_logs(LOG_DIR)
+    lines = sum(1 for n in os.listdir(LOG_DIR) for _ in open(os.path.join(LOG_DIR, n), errors="replace")) \
+        if os.path.isdir(LOG_DIR) else 0
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if hits:
+        if reporter:
+            reporter.write_line(f"LOG LEAK: {len(hits)} log line(s) hold personal data or secrets "
+                                f"(logs kept in {LOG_DIR}):", red=True)
+            for hit in hits[:50]:
+                reporter.write_line(f"  {hit}", red=True)
+        session.exitstatus = 1
+        return
+    if reporter:
+        reporter.write_line(f"log scan: {lines} log lines of the suite hold no personal data or secrets")
+    shutil.rmtree(LOG_DIR, ignore_errors=True)

@@ -37,13 +37,13 @@ def node_process(env: dict[str, str]):
     """Start ``cmaa serve`` and yield its base URL once it answers."""
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               stdout=log_file(port), stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"node exited: {process.stdout.read()}")
+                raise RuntimeError(f"node exited with {process.returncode}")
             try:
                 httpx.get(f"{base}/agreements", timeout=1)
                 break
@@ -60,6 +60,13 @@ def node_process(env: dict[str, str]):
             process.kill()
 
 
+def log_file(port: int):
+    """Where a node process writes its (JSON) log: the suite scans them all at the end (tests/conftest.py)."""
+    directory = Path(os.environ.get("CMAA_TEST_LOG_DIR", "/tmp/cmaa-test-logs"))
+    directory.mkdir(parents=True, exist_ok=True)
+    return open(directory / f"node-{port}-{time.time_ns()}.log", "w", encoding="utf-8")
+
+
 class NodeProcess:
     """A `cmaa serve` process on a fixed port that a test can kill and restart."""
 
@@ -72,8 +79,10 @@ class NodeProcess:
 
     def start(self, **extra_env: str) -> "NodeProcess":
         env = {**self.env, **extra_env}
+        self.log = log_file(self.port)
         self.process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(self.port)],
-                                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                        env={"CMAA_LOG_LEVEL": "debug", **env}, stdout=self.log,
+                                        stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Request
@@ -15,6 +16,7 @@ from service.problems import PROBLEM_JSON
 from service.schemas import AdminCode, Strict
 
 router = APIRouter(prefix="/exchange", tags=["exchange"])
+log = logging.getLogger("cmaa.inbox")
 
 
 class ReceiptPublic(BaseModel):
@@ -45,6 +47,7 @@ class OutboxPublic(BaseModel):
     400: {"description": "malformed envelope (problem+json with signed_rejection)"},
     403: {"description": "not authentic or not addressed here"},
     409: {"description": "replayed, stale, or the case changed concurrently (retry)"},
+    429: {"description": "the sending partner is over its rate limit; retry after `Retry-After` seconds"},
     422: {"description": "the agreement or the kind does not allow it"}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/jose+json": {
         "schema": {"type": "object", "description": "JWE JSON serialization; see docs/envelope-format.md"}}}}})
@@ -57,6 +60,10 @@ async def deliver_envelope(request: Request, node: NodeDep):
     try:
         receipt = node.exchange.receive(raw)
     except EnvelopeRejected as rejection:
+        node.metrics.inbound.labels("rejected").inc()
+        node.metrics.inbound_rejections.labels(str(rejection.step), rejection.code).inc()
+        log.info("envelope rejected", extra={"envelope_id": rejection.envelope_id, "step": rejection.step,
+                                             "code": rejection.code})
         signed = node.exchange.sign_rejection(rejection, jose.sha256_hex(raw))
         body = {"type": f"urn:cmaa:problem:envelope-{rejection.code}", "title": "Envelope rejected",
                 "status": rejection.status, "detail": str(rejection), "step": rejection.step,
@@ -64,6 +71,10 @@ async def deliver_envelope(request: Request, node: NodeDep):
                 "signed_rejection": signed, "instance": request.url.path}
         return JSONResponse({k: v for k, v in body.items() if v is not None}, status_code=rejection.status,
                             media_type=PROBLEM_JSON)
+    node.metrics.inbound.labels("accepted").inc()
+    _, claims = jose.unverified_header_and_payload(receipt)  # our own receipt, just signed
+    log.info("envelope accepted; receipt signed", extra={"envelope_id": claims.get("envelope_id"),
+                                                         "sender": claims.get("sender")})
     return ReceiptPublic(receipt=receipt)
 
 

@@ -22,7 +22,7 @@ def free_port() -> int:
 def cli_env(data_dir: Path, database_url: str, administration: str = "NO", **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CMAA_")}
     env.update(CMAA_DATA_DIR=str(data_dir), CMAA_DATABASE_URL=database_url, CMAA_ADMINISTRATION=administration,
-               CMAA_LOG_LEVEL="warning")
+               CMAA_LOG_LEVEL="debug")  # the most verbose: the suite scans every line (tests/conftest.py)
     env.update(extra)
     return env
 
@@ -81,7 +81,7 @@ class NodeProcess:
         env = {**self.env, **extra_env}
         self.log = log_file(self.port)
         self.process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(self.port)],
-                                        env={"CMAA_LOG_LEVEL": "debug", **env}, stdout=self.log,
+                                        env=env, stdout=self.log,
                                         stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -87,3 +87,50 @@ def test_receiver_killed_after_storing_before_answering_gets_the_same_receipt_an
     theirs = their_case(jp, jp_h, case_id)
     assert history(jp, jp_h, theirs["id"]) == ["RequestReceived"]
     assert history(no, no_h, case_id).count("EnvelopeDelivered") == 1
+
+
+def test_sigterm_under_traffic_exits_cleanly_and_every_accepted_request_is_delivered_once(pair):
+    import signal
+    import threading
+    import time
+
+    no, jp, no_h, jp_h = pair
+    jp.start()
+    no.start(CMAA_SHUTDOWN_GRACE_SECONDS="10")
+    accepted: list[str] = []
+    refused = threading.Event()
+
+    def officials_keep_sending():
+        with httpx.Client(timeout=5) as client:
+            while not refused.is_set():
+                try:
+                    response = client.post(f"{no.base}/cases", json=jp_no_request(), headers=no_h)
+                except httpx.TransportError:
+                    refused.set()  # the node stopped taking requests
+                    return
+                if response.status_code == 201:
+                    accepted.append(response.json()["id"])
+                elif response.status_code != 429:
+                    refused.set()
+                    return
+
+    sender = threading.Thread(target=officials_keep_sending)
+    sender.start()
+    wait_until(lambda: len(accepted) >= 15, timeout=30, interval=0.05)
+    no.process.send_signal(signal.SIGTERM)  # mid-traffic: requests and deliveries under way
+    started = time.monotonic()
+    # uvicorn drains, runs the app's shutdown, then re-raises SIGTERM to end the process
+    # the conventional way (exit status -15); the log shows the orderly path was taken.
+    assert no.process.wait(timeout=30) in (0, -signal.SIGTERM)
+    assert time.monotonic() - started < 25
+    log = open(no.log.name, encoding="utf-8").read()
+    assert '"msg": "node stopped"' in log and "Application shutdown complete" in log
+    sender.join(timeout=10)
+    assert refused.is_set()
+
+    no.start()
+    for case_id in accepted:  # nothing accepted is lost ...
+        wait_until(lambda: "EnvelopeDelivered" in history(no, no_h, case_id), timeout=60)
+    for case_id in accepted:  # ... and each is applied once at the partner
+        assert history(no, no_h, case_id).count("EnvelopeDelivered") == 1
+        assert history(jp, jp_h, their_case(jp, jp_h, case_id)["id"]) == ["RequestReceived"]

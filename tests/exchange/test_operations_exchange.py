@@ -99,3 +99,22 @@ def test_a_partner_over_its_rate_limit_is_answered_429_and_the_sender_retries_la
     assert no.deliver() == 1
     assert no.node.store.exchange.pending() == []
     assert jp.node.store.recorder.max_notification_id() > jp_events
+
+
+def test_a_stopping_courier_hands_back_what_it_claimed_at_once(nodes):
+    no, jp = nodes
+    for reason in ("first suspicion", "second suspicion", "third suspicion"):
+        no.api.post("/cases", json=jp_no_request(reason=reason), headers=no.official)
+    no.node.courier.stopping.set()
+    assert no.deliver() == 0  # claimed, then released without sending
+    rows = no.node.store.exchange.pending()
+    assert len(rows) == 3
+    assert all(row["lease_owner"] is None and row["last_error"] == "node shutting down" for row in rows)
+    assert all(row["attempts"] == 0 for row in rows)
+    assert jp.node.store.recorder.max_notification_id() == jp_events_before(jp)
+    no.node.courier.stopping.clear()  # the next process (or this one, restarted) delivers them
+    assert no.deliver() == 3
+
+
+def jp_events_before(jp) -> int:
+    return jp.node.store.recorder.max_notification_id()

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
                                      "(limits notation: N/second|minute|hour, several joined by ';')")
     rate_limit_partner: str = Field("6000/minute", description="Inbound envelopes per partner administration, "
                                     "per node process")
+    backup_passphrase: str | None = Field(None, description="Encrypts the key archive of `cmaa backup` (at least "
+                                          "12 characters); keep it apart from the backups")
     shutdown_grace_seconds: float = Field(20, ge=0, le=600, description="On SIGTERM: how long in-flight requests "
                                           "and deliveries may take before they are abandoned (and retried later)")
 

@@ -191,10 +191,17 @@ def officials_list() -> None:
 
 # -- credentials -----------------------------------------------------------------
 @credentials.command("issue")
-def credentials_issue(official_id: str) -> None:
+def credentials_issue(
+    official_id: str,
+    expires_in_days: Annotated[Optional[int], typer.Option(min=1, max=3650, help="Expire after this many days "
+                                                           "(default: valid until revoked)")] = None,
+) -> None:
     """Issue a bearer credential for an official; it is printed once."""
+    from datetime import timedelta
+
     node = _node()
-    token = _run(lambda: node.directory.issue_credential(by=BY, official_id=official_id))
+    valid_for = timedelta(days=expires_in_days) if expires_in_days else None
+    token = _run(lambda: node.directory.issue_credential(by=BY, official_id=official_id, valid_for=valid_for))
     print(token)
 
 

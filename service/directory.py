@@ -6,7 +6,7 @@ import hmac
 import threading
 from copy import deepcopy
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from adapters import tokens
 from adapters.store import EventStore
@@ -97,13 +97,15 @@ class DirectoryService:
                             in_force_from=in_force_from, termination_notified_on=termination_notified_on)
 
     # -- credentials -------------------------------------------------------------
-    def issue_credential(self, *, by: str, official_id: str) -> str:
-        """Issue a bearer token for one of the node's active officials; returned once."""
+    def issue_credential(self, *, by: str, official_id: str, valid_for: timedelta | None = None) -> str:
+        """Issue a bearer token for one of the node's active officials; returned once.
+        With ``valid_for`` it expires after that long; without, it lasts until revoked."""
         self.directory().require_active(official_id)
         token_id, secret_digest, token = tokens.new_token()
+        now = self.clock.now()
         self.store.commit(
             Credential(token_id=token_id, official_id=official_id, secret_digest=secret_digest, by=by,
-                       at=self.clock.now())
+                       at=now, expires_at=now + valid_for if valid_for else None)
         )
         return token
 
@@ -123,7 +125,7 @@ class DirectoryService:
                 pass
         expected = credential.secret_digest if credential else _DUMMY_DIGEST
         valid = hmac.compare_digest(tokens.digest(secret), expected)
-        if not (credential and valid and credential.active):
+        if not (credential and valid and credential.valid_at(self.clock.now())):
             raise Unauthenticated()
         try:
             record = self.directory().require_active(credential.official_id)

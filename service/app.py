@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from service import problems
@@ -31,12 +33,58 @@ def _operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
+PROBLEM_SCHEMA = {
+    "type": "object", "title": "Problem", "description": "RFC 9457 problem details; `field`, `article`, "
+    "`errors`, `step`, `code`, `retry_after` and other members appear where they apply",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                   "detail": {"type": "string"}, "instance": {"type": "string"}, "field": {"type": "string"},
+                   "article": {"type": "string"}, "errors": {"type": "array", "items": {"type": "object"}}},
+    "additionalProperties": True,
+}
+# Every operation may answer these, always as problem+json (service/problems.py).
+COMMON_PROBLEMS = {
+    "400": "Malformed request", "404": "Not found", "405": "Method not allowed", "409": "Conflict with the "
+    "current state", "413": "Request body too large", "422": "Invalid input or a treaty rule refused it "
+    "(`field`, `article`)", "429": "Rate limit exceeded (`Retry-After`)", "500": "Internal error (nothing changed)",
+}
+SECURED_PROBLEMS = {"401": "No valid bearer credential", "403": "The credential's roles do not allow this"}
+
+
+def _document_problems(app: FastAPI) -> dict:
+    """FastAPI documents only successes and its own 422 shape; the node answers every
+    error as problem+json, so the published contract says so for every operation."""
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = PROBLEM_SCHEMA
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            extra = {**COMMON_PROBLEMS, **(SECURED_PROBLEMS if operation.get("security") else {})}
+            for status, description in extra.items():
+                responses.setdefault(status, {"description": description})
+            for status, response in responses.items():
+                if status[0] in "45" and "Readiness" not in json.dumps(response):
+                    response["content"] = problem
+    return schema
+
+
 def api_shell(lifespan=None) -> FastAPI:
     """The app's routes and metadata, without a node (also used to export OpenAPI)."""
     app = FastAPI(title="cmaa-exchange node", version="0.1.0", description=DESCRIPTION,
                   generate_unique_id_function=_operation_id, lifespan=lifespan)
     for module in (cases, information, directory, agreements, exchange, audit, operations):
         app.include_router(module.router)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = _document_problems(app)
+        return app.openapi_schema
+
+    app.openapi = openapi
     return app
 
 

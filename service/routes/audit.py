@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from service.deps import CurrentPrincipal, NodeDep
@@ -85,7 +85,7 @@ def read_consistency_proof(node: NodeDep, old_size: Annotated[int, Query(ge=1, l
 
 
 @router.get("/cases/{case_id}/events/{version}/inclusion", response_model=InclusionProofPublic)
-def read_inclusion_proof(case_id: UUID, version: int, node: NodeDep,
+def read_inclusion_proof(case_id: UUID, version: Annotated[int, Path(ge=1, le=2**62)], node: NodeDep,
                          who: CurrentPrincipal,
                          size: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                          purpose: Annotated[str, Query(min_length=3, max_length=500)] = "inclusion proof",

@@ -50,6 +50,7 @@ class Courier:
     batch: int = 64
     workers: int = 8
     metrics: Any = None
+    production: bool = False
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def deliver_due(self) -> int:
@@ -96,6 +97,8 @@ class Courier:
         try:
             if not endpoint:
                 raise DomainError(f"partner {partner} has no endpoint")
+            if self.production and endpoint.startswith("http://"):
+                raise DomainError(f"partner {partner}'s endpoint is plain HTTP; production sends over HTTPS only")
             if directory.partners.get(partner, {}).get("alarm"):
                 raise DomainError(f"partner {partner} is under a history alarm; an operator must clear it")
             sealed = self.exchange.seal(json.loads(row["payload"]))

@@ -89,7 +89,7 @@ def build_node(settings: Settings, *, clock: Any = None, store: EventStore | Non
     metrics = Metrics()
     limiter = RateLimiter(official=settings.rate_limit_official, partner=settings.rate_limit_partner, metrics=metrics)
     exchange.limiter = limiter
-    courier = Courier(store, exchange, clock, http, metrics=metrics)
+    courier = Courier(store, exchange, clock, http, metrics=metrics, production=settings.environment == "production")
     audit = AuditService(AuditLog(store, f"cmaa-exchange/{settings.administration}"), keystore, agreements, clock,
                          settings.checkpoint_every_events, settings.checkpoint_every_seconds)
     exchange.witness = Witness(audit.log, directory, keystore, courier)

@@ -10,6 +10,10 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+WEAK_PASSPHRASES = {"changeme", "change-me", "password", "passphrase", "secret", "demo", "cmaa", "test",
+                    "development", "0000000000000000", "correct horse battery staple"}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CMAA_", extra="ignore")
 
@@ -72,17 +76,39 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _production_refuses_development_defaults(self) -> Settings:
-        if self.environment == "production" and not self.key_passphrase:
-            raise ValueError("CMAA_ENVIRONMENT=production needs CMAA_KEY_PASSPHRASE to encrypt the node keys at rest")
-        if self.environment == "production" and not (self.tls_cert and self.tls_key):
-            raise ValueError("CMAA_ENVIRONMENT=production needs CMAA_TLS_CERT and CMAA_TLS_KEY: no plain HTTP "
-                             "between nodes")
-        if self.environment == "production" and self.unsafe_fault_exit_after_inbox_store:
-            raise ValueError("CMAA_UNSAFE_FAULT_EXIT_AFTER_INBOX_STORE is a test fault and refused in production")
+    def _consistent(self) -> Settings:
         if bool(self.tls_cert) != bool(self.tls_key):
-            raise ValueError("CMAA_TLS_CERT and CMAA_TLS_KEY are set together")
+            raise ValueError("CMAA_TLS_CERT and CMAA_TLS_KEY are set together (the certificate chain and its key)")
+        for name in ("tls_cert", "tls_key", "tls_ca"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"CMAA_{name.upper()}: no file at {path}")
+        if self.environment == "production":
+            problems = self.production_problems()
+            if problems:
+                raise ValueError("CMAA_ENVIRONMENT=production refuses development defaults: " + "; ".join(problems))
         return self
+
+    def production_problems(self) -> list[str]:
+        """What keeps these settings from production, each with the setting and the fix."""
+        problems = []
+        if not self.key_passphrase:
+            problems.append("set CMAA_KEY_PASSPHRASE to encrypt the node keys at rest")
+        elif len(self.key_passphrase) < 16 or self.key_passphrase.lower() in WEAK_PASSPHRASES:
+            problems.append("CMAA_KEY_PASSPHRASE is a default or shorter than 16 characters; use a generated one")
+        if self.backup_passphrase and (len(self.backup_passphrase) < 16
+                                       or self.backup_passphrase.lower() in WEAK_PASSPHRASES):
+            problems.append("CMAA_BACKUP_PASSPHRASE is a default or shorter than 16 characters; use a generated one")
+        if not (self.tls_cert and self.tls_key):
+            problems.append("set CMAA_TLS_CERT and CMAA_TLS_KEY: no plain HTTP between nodes")
+        if self.public_url and not self.public_url.startswith("https://"):
+            problems.append("CMAA_PUBLIC_URL must be an https:// URL")
+        if self.unsafe_fault_exit_after_inbox_store:
+            problems.append("unset CMAA_UNSAFE_FAULT_EXIT_AFTER_INBOX_STORE (a test fault)")
+        if (self.keys_dir / ".passphrase").exists():
+            problems.append(f"the keys in {self.keys_dir} were made in development mode with a generated passphrase "
+                            "(.passphrase); create production keys under CMAA_KEY_PASSPHRASE in a new CMAA_DATA_DIR")
+        return problems
 
     @property
     def endpoint(self) -> str:

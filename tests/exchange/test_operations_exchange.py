@@ -118,3 +118,14 @@ def test_a_stopping_courier_hands_back_what_it_claimed_at_once(nodes):
 
 def jp_events_before(jp) -> int:
     return jp.node.store.recorder.max_notification_id()
+
+
+def test_in_production_the_courier_never_sends_over_plain_http(nodes):
+    no, jp = nodes
+    no.node.courier.production = True  # the partner's published endpoint is http://jp.node.test
+    no.api.post("/cases", json=jp_no_request(), headers=no.official)
+    before = jp.node.store.recorder.max_notification_id()
+    assert no.deliver() == 0
+    [row] = no.node.store.exchange.pending()
+    assert "plain HTTP" in row["last_error"] and row["attempts"] == 0
+    assert jp.node.store.recorder.max_notification_id() == before

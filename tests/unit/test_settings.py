@@ -1,0 +1,74 @@
+"""Start-up configuration: every setting validated, production refuses development defaults."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from service.settings import Settings
+from tests.servers import cli_env, cmaa
+
+
+@pytest.fixture
+def tls_files(tmp_path):
+    cert, key = tmp_path / "node.pem", tmp_path / "node.key"
+    cert.write_text("certificate")
+    key.write_text("key")
+    return {"tls_cert": cert, "tls_key": key}
+
+
+def production(tmp_path, **overrides):
+    return Settings(data_dir=tmp_path / "data", environment="production", **overrides)
+
+
+def test_a_complete_production_configuration_is_accepted(tmp_path, tls_files):
+    settings = production(tmp_path, key_passphrase="k3y-passphrase-from-a-vault", public_url="https://no.example",
+                          **tls_files)
+    assert settings.production_problems() == []
+
+
+@pytest.mark.parametrize("overrides, named", [
+    ({"key_passphrase": None}, "CMAA_KEY_PASSPHRASE"),
+    ({"key_passphrase": "changeme"}, "CMAA_KEY_PASSPHRASE is a default"),
+    ({"key_passphrase": "short-one"}, "shorter than 16"),
+    ({"tls_cert": None, "tls_key": None}, "no plain HTTP between nodes"),
+    ({"public_url": "http://no.example"}, "CMAA_PUBLIC_URL must be an https:// URL"),
+    ({"unsafe_fault_exit_after_inbox_store": True}, "CMAA_UNSAFE_FAULT_EXIT_AFTER_INBOX_STORE"),
+    ({"backup_passphrase": "password"}, "CMAA_BACKUP_PASSPHRASE"),
+])
+def test_production_refuses_each_development_default_naming_the_setting(tmp_path, tls_files, overrides, named):
+    values = {"key_passphrase": "k3y-passphrase-from-a-vault", "public_url": "https://no.example", **tls_files,
+              **overrides}
+    with pytest.raises(ValidationError) as error:
+        production(tmp_path, **values)
+    assert named in str(error.value)
+
+
+def test_production_refuses_keys_made_in_development_mode(tmp_path, tls_files):
+    keys = tmp_path / "data" / "keys"
+    keys.mkdir(parents=True)
+    (keys / ".passphrase").write_text("generated")
+    with pytest.raises(ValidationError) as error:
+        production(tmp_path, key_passphrase="k3y-passphrase-from-a-vault", **tls_files)
+    assert "made in development mode" in str(error.value)
+
+
+def test_a_missing_certificate_file_is_named(tmp_path):
+    with pytest.raises(ValidationError) as error:
+        Settings(data_dir=tmp_path, tls_cert=tmp_path / "absent.pem", tls_key=tmp_path / "absent.key")
+    assert "CMAA_TLS_CERT: no file at" in str(error.value)
+
+
+@pytest.mark.parametrize("name, value, named", [
+    ("CMAA_PORT", "99999", "CMAA_PORT"),
+    ("CMAA_ADMINISTRATION", "Norway", "CMAA_ADMINISTRATION"),
+    ("CMAA_RATE_LIMIT_PARTNER", "fast", "CMAA_RATE_LIMIT_PARTNER"),
+    ("CMAA_ENVIRONMENT", "staging", "CMAA_ENVIRONMENT"),
+    ("CMAA_DATABASE_URL", "mysql://x/y", "CMAA_DATABASE_URL"),
+])
+def test_serve_with_a_bad_setting_exits_with_a_message_not_a_traceback(tmp_path, name, value, named):
+    env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}", **{name: value})
+    result = cmaa(env, "serve")
+    assert result.returncode == 2
+    assert "configuration error" in result.stderr and named in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

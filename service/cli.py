@@ -53,9 +53,23 @@ def _node():
     return node
 
 
-def _announce_first_operator(token: str) -> None:
-    err.print("[bold]First run: created the operator credential. It is shown once; keep it safe:[/bold]")
-    err.print(f"  {token}", highlight=False, soft_wrap=True)
+def _announce_first_operator(token: str, settings: Settings | None = None) -> None:
+    """Show the first operator credential once: on a terminal, printed; with stderr going to a
+    log collector (a container, a service manager), written to a 0600 file instead, so the
+    credential never enters the log stream."""
+    import os
+    import sys
+
+    if sys.stderr.isatty() or settings is None:
+        err.print("[bold]First run: created the operator credential. It is shown once; keep it safe:[/bold]")
+        err.print(f"  {token}", highlight=False, soft_wrap=True)
+        return
+    path = settings.data_dir / "first-operator.token"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    err.print(f"First run: the operator credential is in {path} (mode 0600); read it, store it safely, delete the file.")
 
 
 def _run(action):
@@ -85,7 +99,7 @@ def serve(
     node = build_node(settings)
     token = initialise(node)
     if token:
-        _announce_first_operator(token)
+        _announce_first_operator(token, settings)
     err.print(f"cmaa node {settings.administration} on {settings.endpoint} "
               f"(store: {settings.store_url.split('@')[-1]}; node key {node.exchange.node_fingerprint()})")
     tls = {}

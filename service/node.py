@@ -14,7 +14,7 @@ from adapters.clock import SystemClock
 from adapters.keystore import KeyStore
 from adapters.store import EventStore
 from domain.agreements import Agreements
-from domain.errors import ConcurrentUpdate
+from domain.errors import ConcurrentUpdate, InvalidInput
 from service.audit import AuditService
 from service.cases import CaseService
 from service.consent import ConsentService
@@ -113,6 +113,8 @@ def initialise(node: Node) -> str | None:
             return None
         node.directory.designate_official(by="first-run", official_id=FIRST_OPERATOR, name="First operator",
                                           email="", roles=["operator"])
-    except ConcurrentUpdate:
+    except (ConcurrentUpdate, InvalidInput):
+        # Another replica designated the first operator between our read and our write
+        # (InvalidInput: "already designated", seen on a fresh directory read).
         return None
     return node.directory.issue_credential(by="first-run", official_id=FIRST_OPERATOR)

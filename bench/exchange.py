@@ -13,6 +13,7 @@ verify) per second in one process.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import statistics
@@ -125,7 +126,10 @@ def run(backend: str, n: int, rate: float | None, tmp: Path) -> dict:
         span = (max(r["delivered_at"] for r in measured) - min(r["created_at"] for r in measured)) / 1000
         return {"backend": backend, "n": len(measured), "rate": rate, "submit_s": submit_seconds,
                 "exchanges_per_s": len(measured) / span, "p50_ms": statistics.median(latencies),
-                "p99_ms": statistics.quantiles(latencies, n=100)[98], "rejected": len(rows) - len(done)}
+                "p99_ms": statistics.quantiles(latencies, n=100)[98], "not_delivered": len(rows) - len(done),
+                "not_delivered_by_status": dict(collections.Counter(
+                    f"{r['status']}: {(r['last_error'] or r['rejection'] or '')[:80]}" for r in rows
+                    if r["status"] != "delivered"))}
     finally:
         no.stop(), jp.stop()
         if schemas:

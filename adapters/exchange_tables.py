@@ -22,6 +22,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL
 
 from adapters.audit_log import tables as audit_tables
+from adapters.vault import tables as vault_tables
 
 OUTBOX_COLUMNS = (
     "envelope_id", "case_id", "partner", "kind", "payload", "status", "attempts", "next_attempt_at",
@@ -89,7 +90,8 @@ def _insert_rows(cursor, prefix: str, mark: str, outbox: Sequence[dict], inbox: 
 
 class CmaaSQLiteRecorder(SQLiteApplicationRecorder):
     def construct_create_table_statements(self) -> list[str]:
-        return super().construct_create_table_statements() + _create_statements("") + audit_tables("", "BLOB")
+        return (super().construct_create_table_statements() + _create_statements("") + audit_tables("", "BLOB")
+                + vault_tables(""))
 
     def _create_table(self, c) -> None:
         super()._create_table(c)
@@ -106,6 +108,7 @@ class CmaaPostgresRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.extend(SQL(s) for s in _create_statements(self.table_prefix))
         self.sql_create_statements.extend(SQL(s) for s in audit_tables(self.table_prefix, "BYTEA"))
+        self.sql_create_statements.extend(SQL(s) for s in vault_tables(self.table_prefix))
         self.sql_create_statements.extend(SQL(s) for s in _migrate_postgres(self.table_prefix))
 
     @property

@@ -13,12 +13,17 @@ import re
 import secrets
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from joserfc.jwk import OKPKey
 
 NODE_SIGNING = "node-sig"
+PERSONAL_DATA_MASTER = "pd-master"
+SYMMETRIC_MAGIC = b"cmaa-secret-1\n"
 _KID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _GENERATORS = {"sig": Ed25519PrivateKey.generate, "enc": X25519PrivateKey.generate}
 
@@ -29,6 +34,7 @@ class KeyStore:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._passphrase = (passphrase or self._development_passphrase()).encode()
         self._cache: dict[str, OKPKey] = {}
+        self._secrets: dict[str, bytes] = {}
 
     def _development_passphrase(self) -> str:
         path = self.directory / ".passphrase"
@@ -61,6 +67,36 @@ class KeyStore:
     def node_signing_key(self) -> OKPKey:
         """The node's Ed25519 key, root of its signed directory; created on first use."""
         return self.private(NODE_SIGNING) if self.has(NODE_SIGNING) else self.generate(NODE_SIGNING, "sig")
+
+
+    def symmetric(self, kid: str) -> bytes:
+        """A 256-bit secret (e.g. the personal-data master key), created on first use.
+
+        Stored as ``<kid>.key``: scrypt salt, nonce and the AES-256-GCM sealed key,
+        under the node passphrase, mode 0600.
+        """
+        if kid in self._secrets:
+            return self._secrets[kid]
+        if not _KID.match(kid):
+            raise ValueError(f"invalid key id {kid!r}")
+        path = self.directory / f"{kid}.key"
+        if not path.exists():
+            salt, nonce, secret = secrets.token_bytes(16), secrets.token_bytes(12), secrets.token_bytes(32)
+            sealed = AESGCM(self._kek(salt)).encrypt(nonce, secret, kid.encode())
+            _write_private(path, SYMMETRIC_MAGIC + salt + nonce + sealed)
+        blob = path.read_bytes()
+        if not blob.startswith(SYMMETRIC_MAGIC):
+            raise ValueError(f"{path} is not a cmaa secret key file")
+        salt, nonce = blob[len(SYMMETRIC_MAGIC):len(SYMMETRIC_MAGIC) + 16], blob[len(SYMMETRIC_MAGIC) + 16:len(SYMMETRIC_MAGIC) + 28]
+        try:
+            secret = AESGCM(self._kek(salt)).decrypt(nonce, blob[len(SYMMETRIC_MAGIC) + 28:], kid.encode())
+        except InvalidTag:
+            raise ValueError(f"{path}: the key passphrase does not open it (or the file was altered)") from None
+        self._secrets[kid] = secret
+        return secret
+
+    def _kek(self, salt: bytes) -> bytes:
+        return Scrypt(salt=salt, length=32, n=2**14, r=8, p=1).derive(self._passphrase)
 
 
 def public_jwk(key: OKPKey) -> dict:

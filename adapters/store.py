@@ -93,6 +93,21 @@ class EventStore(Application):
             self._tables = ExchangeTables(self.recorder)
         return self._tables
 
+    def construct_mapper(self):
+        from adapters.vault import SealingMapper
+
+        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=SealingMapper)
+
+    def attach_vault(self, master_key: bytes, retention_days) -> Any:
+        """Seal personal data from now on (``adapters/vault.py``); returns the vault."""
+        from adapters.vault import Vault
+
+        transcoder = self.mapper.transcoder
+        vault = Vault(self.recorder, master_key, encode=lambda v: transcoder.encode({"v": v}),
+                      decode=lambda b: transcoder.decode(b)["v"], retention_days=retention_days)
+        self.mapper.vault = vault
+        return vault
+
     def load(self, aggregate_id: UUID, not_found: Exception | None = None) -> Any:
         try:
             return self.repository.get(aggregate_id)

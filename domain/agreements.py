@@ -218,5 +218,12 @@ class Agreements:
                 field="agreement",
             ) from None
 
+    def retention_days(self, agreement_id: str | None) -> int:
+        """How long personal data is kept by default under an agreement (JP-NO Art. 9(2));
+        the longest of all agreements when it is not known."""
+        if agreement_id in self._profiles:
+            return int(self._profiles[agreement_id].use_restrictions["default_retention_days"])
+        return max(int(p.use_restrictions["default_retention_days"]) for p in self._profiles.values())
+
     def __iter__(self):
         return iter(self._profiles.values())

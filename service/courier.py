@@ -101,7 +101,10 @@ class Courier:
                 raise DomainError(f"partner {partner}'s endpoint is plain HTTP; production sends over HTTPS only")
             if directory.partners.get(partner, {}).get("alarm"):
                 raise DomainError(f"partner {partner} is under a history alarm; an operator must clear it")
-            sealed = self.exchange.seal(json.loads(row["payload"]))
+            payload, erased = self.exchange.open_outbox_payload(row)
+            if erased:
+                return self._erased_before_delivery(row, erased[0])
+            sealed = self.exchange.seal(payload)
         except DomainError as error:
             return self._retry(row, str(error), "not-sendable")
         digest = jose.sha256_hex(sealed)
@@ -164,6 +167,20 @@ class Courier:
         log.warning("envelope rejected by partner (signed rejection stored)",
                     extra={"envelope_id": row["envelope_id"], "partner": row["partner"], "step": claims.get("step"),
                            "code": claims.get("code")})
+        return 1
+
+    def _erased_before_delivery(self, row: dict, marker: str) -> int:
+        """The personal data the envelope carries was erased while it waited: it is never sent
+        (JP-NO Art. 9(2)); the case records the envelope as not delivered, with the reason."""
+        claims = {"step": None, "code": "personal-data-erased",
+                  "reason": f"not sent: the personal data it carried was {marker.strip('[]')}"}
+        self._on_case(row, lambda case: case.record_rejection(
+            envelope_id=row["envelope_id"], kind=row["kind"], step=None, code=claims["code"],
+            reason=claims["reason"], signed_rejection=None, at=self.clock.now()))
+        self.store.exchange.mark_rejected(row["envelope_id"], claims)
+        self._count(row, "not-sent-erased")
+        log.warning("envelope not sent: its personal data was erased", extra={"envelope_id": row["envelope_id"],
+                                                                              "partner": row["partner"]})
         return 1
 
     def _retry(self, row: dict, error: str, reason: str, delay_ms: int | None = None) -> int:

@@ -29,6 +29,8 @@ from domain.case import RECEIVING, REQUESTED, AssistanceCase
 from domain.errors import ConcurrentUpdate, DomainError, InvalidInput, NotFound, NotPermitted
 from domain.disclosure import tighten
 from domain.information import normalise_items
+from domain.personal_data import ARTICLE as PD_ARTICLE
+from domain.personal_data import ProcessingRestricted
 from domain.messages import KINDS, OPENING, RECEIVER_SIDES, local_case_id
 from domain.requests import RequestCheck, RequestContent, check_request
 from service.directory import DirectoryService
@@ -38,6 +40,7 @@ DIRECTORY_TYP = "cmaa-directory+jws"
 RECEIPT_TYP = "cmaa-receipt+jws"
 REJECTION_TYP = "cmaa-rejection+jws"
 KEY_VALIDITY = timedelta(days=365)
+PERSONAL_KINDS = frozenset({"request", "spontaneous", "reply", "rectification_notice"})
 APPLY_ATTEMPTS = 3
 
 
@@ -70,6 +73,7 @@ class ExchangeService:
     unsafe_fault_exit_after_store: bool = False  # fault injection for tests, see Settings
     witness: Any = None  # service.witness.Witness: partners witness each other's logs
     limiter: Any = None  # service.ratelimit.RateLimiter: inbound envelopes per partner
+    vault: Any = None  # adapters.vault.Vault: personal data sealed in the outbox too
 
     @property
     def administration(self) -> str:
@@ -172,8 +176,28 @@ class ExchangeService:
             "case": {"exchange_id": str(case.exchange_id), "opened_by": opened_by, "reference": case.reference},
             "kind": kind, "body": body,
         }
+        if self.vault is not None and kind in PERSONAL_KINDS:
+            # JP-NO Art. 9(2): no further processing of a restricted subject's data; what waits in the
+            # outbox is sealed like the events, and is erased with them.
+            targets = (body.get("content") or {}).get("targets") or []
+            restricted = self.vault.restrictions(self.vault.subjects_concerned(str(case.id), targets))
+            if restricted:
+                since = min(r["since"] for r in restricted.values())
+                raise ProcessingRestricted(
+                    f"the data protection officer restricted processing of personal data in this case on {since}; "
+                    f"a {kind} carrying it cannot be sent until the restriction is lifted", article=PD_ARTICLE)
+            payload["body"] = self.vault.seal_event(f"Outbox:{kind}", case.id, f"outbox:{envelope_id}", body,
+                                                    agreement=case.agreement)
         return [outbox_row(envelope_id=envelope_id, case_id=str(case.id), partner=case.partner_administration,
                            kind=kind, payload=payload, request_id=current_request_id())]
+
+    def open_outbox_payload(self, row: dict) -> tuple[dict, list[str]]:
+        """An outbox row's payload with its personal data opened; the markers of any erased part."""
+        payload, erased = json.loads(row["payload"]), []
+        if self.vault is not None:
+            self.vault.unseal_event(f"Outbox:{row['kind']}", row["case_id"], f"outbox:{row['envelope_id']}",
+                                    payload["body"], erased)
+        return payload, erased
 
     def _recipients(self, case: AssistanceCase, partner: dict) -> list[str]:
         """Answers go to the partner official who opened the case; openings to those addressed

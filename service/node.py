@@ -11,7 +11,7 @@ import httpx
 
 from adapters.audit_log import AuditLog
 from adapters.clock import SystemClock
-from adapters.keystore import KeyStore
+from adapters.keystore import PERSONAL_DATA_MASTER, KeyStore
 from adapters.store import EventStore
 from domain.agreements import Agreements
 from domain.errors import ConcurrentUpdate, InvalidInput
@@ -43,6 +43,8 @@ class Node:
     audit: AuditService
     metrics: Metrics
     limiter: RateLimiter | None
+    vault: Any = None
+    dpo: Any = None
 
     def designate_official(self, *, by: str, official_id: str, name: str, email: str = "",
                            roles: list[str]) -> Any:
@@ -81,6 +83,8 @@ def build_node(settings: Settings, *, clock: Any = None, store: EventStore | Non
     agreements = Agreements()
     directory = DirectoryService(store, agreements, clock, settings.administration)
     keystore = KeyStore(settings.keys_dir, settings.key_passphrase)
+    vault = store.mapper.vault or store.attach_vault(keystore.symmetric(PERSONAL_DATA_MASTER),
+                                                     agreements.retention_days)
     exchange = ExchangeService(store, agreements, directory, clock, keystore, endpoint=settings.endpoint,
                                max_skew=timedelta(seconds=settings.envelope_max_skew_seconds),
                                unsafe_fault_exit_after_store=settings.unsafe_fault_exit_after_inbox_store)
@@ -89,12 +93,13 @@ def build_node(settings: Settings, *, clock: Any = None, store: EventStore | Non
     metrics = Metrics()
     limiter = RateLimiter(official=settings.rate_limit_official, partner=settings.rate_limit_partner, metrics=metrics)
     exchange.limiter = limiter
+    exchange.vault = vault
     courier = Courier(store, exchange, clock, http, metrics=metrics, production=settings.environment == "production")
     audit = AuditService(AuditLog(store, f"cmaa-exchange/{settings.administration}"), keystore, agreements, clock,
                          settings.checkpoint_every_events, settings.checkpoint_every_seconds)
     exchange.witness = Witness(audit.log, directory, keystore, courier)
     node = Node(settings, store, agreements, clock, directory, cases, exchange, courier, ConsentService(cases), audit,
-                metrics, limiter)
+                metrics, limiter, vault)
     metrics.attach(node)
     return node
 

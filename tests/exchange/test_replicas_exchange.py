@@ -71,7 +71,7 @@ def test_a_retry_reaching_two_replicas_at_once_is_applied_once(pg_url, pg_url_se
     [row] = no.store.exchange.pending()
     import json
 
-    payload = json.loads(row["payload"])
+    payload, _ = no.exchange.open_outbox_payload(row)
     copies = [no.exchange.seal(payload) for _ in range(2)]  # two re-sealed copies of one envelope
     receipts, errors = [], []
     barrier = threading.Barrier(2)

@@ -140,6 +140,8 @@ class AssistanceCase(Aggregate):
         self.consultations: list[dict] = []
         self.conditions: list[str] = []
         self.partial = False
+        self.erasures: list[dict] = []
+        self.rectifications: list[dict] = []
 
     # -- the written confirmation of an oral request (JP-NO Art. 11(3)) ----------
     @property
@@ -574,6 +576,38 @@ class AssistanceCase(Aggregate):
                                  at: datetime, article: str) -> None:
         self.envelopes_applied.append(envelope_id)
         self.notices[notice_id] = {"kind": kind, **notice, "at": at}
+
+    # -- personal data: rectification and erasure (JP-NO Art. 9(2)) ------------------
+    def rectify_target(self, *, subject_id: str, index: int, value: dict, reason: str, by: dict, at: datetime,
+                       article: str, envelope_id: str | None = None) -> None:
+        """A correcting event: the target reads as corrected from now on; the original stays in its event."""
+        targets = self.content.get("targets") or []
+        if not 0 <= index < len(targets):
+            raise InvalidInput(f"the case has no target {index}", field="target_index", article=article)
+        _require_text(reason, "reason", article)
+        self._target_rectified(subject_id=subject_id, path=f"content.targets.{index}", value=value, reason=reason,
+                               agreement=self.agreement, envelope_id=envelope_id, by=by, at=at, article=article)
+
+    @event("PersonalDataRectified")
+    def _target_rectified(self, subject_id: str, path: str, value: dict, reason: str, agreement: str,
+                          envelope_id: str | None, by: dict, at: datetime, article: str) -> None:
+        index = int(path.rsplit(".", 1)[1])
+        self.content = {**self.content, "targets": [value if i == index else t
+                                                    for i, t in enumerate(self.content.get("targets") or [])]}
+        if envelope_id:
+            self.envelopes_applied.append(envelope_id)
+        self.rectifications.append({"path": path, "reason": reason, "by": by, "at": at, "article": article})
+
+    def record_erasure(self, *, subject_id: str, key_ids: list[str], rule: str, by: dict, at: datetime) -> None:
+        """The data keys of a subject's personal data in this case were destroyed under ``rule``."""
+        self._personal_data_erased(subject_id=subject_id, key_ids=sorted(key_ids), rule=rule, by=by, at=at)
+
+    @event("PersonalDataErased")
+    def _personal_data_erased(self, subject_id: str, key_ids: list, rule: str, by: dict, at: datetime) -> None:
+        self.erasures.append({"subject_id": subject_id, "key_ids": key_ids, "rule": rule, "at": at})
+
+    def erased_keys(self) -> set[str]:
+        return {k for e in self.erasures for k in e["key_ids"]}
 
     # -- guards ------------------------------------------------------------------
     def require_owner(self, administration: str) -> None:

@@ -18,7 +18,9 @@ STEPS_TO_REQUESTED = ("written_confirmation",)
 # information (requesting or receiving side) and its provider (requested or providing side).
 TO_PROVIDER = ("consent_request", "advance_notice", "disclosure_notice")
 TO_HOLDER = ("consent_grant", "consent_denial", "restriction_notice")
-KINDS = (*OPENING, *STEPS_TO_REQUESTER, *STEPS_TO_REQUESTED, *TO_PROVIDER, *TO_HOLDER)
+# Personal data rectified by one side's DPO, told to the other (JP-NO Art. 9(2)): either way.
+EITHER_WAY = ("rectification_notice",)
+KINDS = (*OPENING, *STEPS_TO_REQUESTER, *STEPS_TO_REQUESTED, *TO_PROVIDER, *TO_HOLDER, *EITHER_WAY)
 
 # The sides a receiving node's case may hold for each step it is sent.
 RECEIVER_SIDES = {
@@ -26,6 +28,7 @@ RECEIVER_SIDES = {
     **{k: {REQUESTED} for k in STEPS_TO_REQUESTED},
     **{k: {REQUESTED, PROVIDING} for k in TO_PROVIDER},
     **{k: {REQUESTING, RECEIVING} for k in TO_HOLDER},
+    **{k: {REQUESTING, REQUESTED, PROVIDING, RECEIVING} for k in EITHER_WAY},
 }
 
 

@@ -37,7 +37,7 @@ class Part:
     """One place in an event's state that holds personal data."""
 
     kind: str
-    path: str  # e.g. "content.targets.0", "content.reason", "items.NO-1.content"
+    path: str  # e.g. "content.targets.0", "content.reason", "items.2.content"
     container: Any  # the dict or list that holds the value
     key: Any  # the key or index of the value in ``container``
     retention_days: int | None = None  # the provider's restriction, where the part carries one
@@ -84,13 +84,13 @@ def _text(value: Any) -> bool:
 
 
 def _item_parts(prefix: str, items: Any) -> Iterator[Part]:
-    for item in items or []:
+    for index, item in enumerate(items or []):
         if not isinstance(item, dict) or not item.get("personal_data"):
             continue
         days = (item.get("restrictions") or {}).get("retention_days")
         for name in ITEM_FIELDS:
             if name in item:
-                yield Part(ITEM, f"{prefix}.{item.get('item_id')}.{name}", item, name,
+                yield Part(ITEM, f"{prefix}.{index}.{name}", item, name,
                            days if isinstance(days, int) else None)
 
 

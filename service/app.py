@@ -15,8 +15,9 @@ from service.limits import BodySizeLimit
 from service.node import Node, build_node
 from service.audit import SealerThread
 from service.courier import CourierThread
+from service.dpo import SweepThread
 from service.observability import RequestObservability
-from service.routes import agreements, audit, cases, directory, exchange, information, operations
+from service.routes import agreements, audit, cases, directory, dpo, exchange, information, operations
 from service.settings import Settings
 
 log = logging.getLogger("cmaa.node")
@@ -76,7 +77,7 @@ def api_shell(lifespan=None) -> FastAPI:
     """The app's routes and metadata, without a node (also used to export OpenAPI)."""
     app = FastAPI(title="cmaa-exchange node", version="0.1.0", description=DESCRIPTION,
                   generate_unique_id_function=_operation_id, lifespan=lifespan)
-    for module in (cases, information, directory, agreements, exchange, audit, operations):
+    for module in (cases, information, directory, agreements, exchange, audit, dpo, operations):
         app.include_router(module.router)
 
     def openapi() -> dict:
@@ -111,7 +112,13 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None,
             sealer = SealerThread(app.state.node.audit, settings.sealer_interval_seconds, app.state.node.metrics)
             app.state.sealer = sealer
             sealer.start()
+        sweep = None
+        if run_courier and settings.retention_sweep_seconds > 0:
+            sweep = SweepThread(app.state.node.dpo, settings.retention_sweep_seconds)
+            sweep.start()
         yield
+        if sweep is not None:
+            sweep.stop()
         # Shutdown (uvicorn has stopped accepting and drained in-flight requests): the
         # courier finishes the deliveries under way and hands back what it claimed.
         if courier is not None and not courier.stop(settings.shutdown_grace_seconds):

@@ -175,8 +175,8 @@ class CaseService:
         return self._step(who, case_id, act)
 
     # -- reading ------------------------------------------------------------------
-    def get(self, who: Principal, case_id: UUID) -> AssistanceCase:
-        who.require("official", "auditor")
+    def get(self, who: Principal, case_id: UUID, roles: tuple[str, ...] = ("official", "auditor")) -> AssistanceCase:
+        who.require(*roles)
         case = self.store.load(case_id, CaseNotFound(case_id))
         if not isinstance(case, AssistanceCase):
             raise CaseNotFound(case_id)
@@ -269,7 +269,7 @@ class CaseService:
         )
         return self._commit(case, who, send)
 
-    def _step(self, who: Principal, case_id: UUID, act) -> AssistanceCase:
+    def _step(self, who: Principal, case_id: UUID, act, roles: tuple[str, ...] = ("official",)) -> AssistanceCase:
         """Load the case, let ``act`` decide, commit with its envelope.
 
         A concurrent write (another official, a replica, the courier recording a
@@ -277,9 +277,9 @@ class CaseService:
         state, which may now refuse it. Commands are pure functions of state and
         input, so re-running one is safe.
         """
-        who.require("official")
+        who.require(*roles)
         for attempt in range(COMMAND_ATTEMPTS):
-            case = self.get(who, case_id)
+            case = self.get(who, case_id, roles)
             send, body = act(case, self.agreements.get(case.agreement))
             try:
                 return self._commit(case, who, send, **body)

@@ -14,6 +14,8 @@ from uuid import UUID
 from domain.case import AssistanceCase
 from domain.disclosure import DisclosureRefused, DisclosureRequest, check_disclosure, tighten
 from service.cases import CaseService
+from domain.personal_data import ARTICLE as PD_ARTICLE
+from domain.personal_data import ProcessingRestricted
 from service.principal import Principal
 
 
@@ -70,6 +72,7 @@ class ConsentService:
             refused.clear()
             now = self.clock.now()
             data = asdict(request) | {"items": list(request.items)}
+            self._require_unrestricted(case, request.items)
             try:
                 articles = check_disclosure(profile, case.items_by_id, case.consents, case.notices, request,
                                             now.date())
@@ -88,6 +91,19 @@ class ConsentService:
         if refused:
             raise refused[0]
         return case
+
+    def _require_unrestricted(self, case, item_ids) -> None:
+        """JP-NO Art. 9(2): no disclosure of personal data whose processing the DPO restricted."""
+        vault = self.cases.exchange.vault if self.cases.exchange else None
+        personal = [i for i in item_ids if case.items_by_id.get(i, {}).get("personal_data")]
+        if vault is None or not personal:
+            return
+        restricted = vault.restrictions(vault.case_subjects(str(case.id)))
+        if restricted:
+            since = min(r["since"] for r in restricted.values())
+            raise ProcessingRestricted(
+                f"item(s) {', '.join(personal)} hold personal data whose processing the data protection officer "
+                f"restricted on {since}; no disclosure or use until it is lifted", article=PD_ARTICLE, field="items")
 
     # -- the provider ----------------------------------------------------------------------
     def answer_consent(self, who: Principal, case_id: UUID, consent_id: str, *, granted: bool,

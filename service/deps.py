@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.directory import Unauthenticated
@@ -33,3 +33,6 @@ def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+Purpose = Annotated[str | None, Header(alias="X-Purpose", max_length=200,
+                                       description="Why personal data is read (recorded in the activity log)")]

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from service.schemas import (AdminCode, InformationItemIn, OfficialId, Reply, RequestContentIn, Restrictions, Short,
-                             Text)
+                             Target, Text)
 
 
 class Strict(BaseModel):
@@ -154,7 +154,16 @@ class DisclosureNoticeBody(Strict):
     notice_impossible_reason: Text | None = None
 
 
+class RectificationNoticeBody(Strict):
+    """A target's record corrected by the sender's DPO (JP-NO Art. 9(2))."""
+
+    target_index: int = Field(ge=0, le=99)
+    value: Target
+    reason: Annotated[str, Field(min_length=1, max_length=20_000)]
+
+
 BODY_SCHEMAS: dict[str, type[BaseModel]] = {
+    "rectification_notice": RectificationNoticeBody,
     "consent_request": ConsentRequestBody, "consent_grant": ConsentGrantBody, "consent_denial": ConsentDenialBody,
     "restriction_notice": RestrictionNoticeBody, "advance_notice": AdvanceNoticeBody,
     "disclosure_notice": DisclosureNoticeBody,

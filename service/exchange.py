@@ -489,6 +489,17 @@ class ExchangeService:
             tightened = tighten(profile, current["restrictions"], body["restrictions"], "restrictions")
             case.record_restrictions_notice(item_id=body["item_id"], restrictions=tightened, envelope_id=eid,
                                             by=actor, at=now, article=profile.cite(rules["restriction_notice_article"]))
+        elif envelope.kind == "rectification_notice":
+            # JP-NO Art. 9(2): the partner's DPO corrected a target's record; correct ours the same way.
+            targets = case.content.get("targets") or []
+            index = body["target_index"]
+            current = targets[index] if index < len(targets) else None
+            if not isinstance(current, dict) or "erased" in current:
+                raise EnvelopeRejected(15, "no-such-target", f"this case holds no target {index} to rectify "
+                                       "(none, or its personal data was erased)", eid, PD_ARTICLE)
+            subjects = self.vault.find_subjects(current) if self.vault is not None else []
+            case.rectify_target(subject_id=subjects[0] if subjects else "", index=index, value=body["value"],
+                                reason=body["reason"], by=actor, at=now, article=PD_ARTICLE, envelope_id=eid)
         elif envelope.kind in ("advance_notice", "disclosure_notice"):
             notice = {k: v for k, v in body.items() if k != "notice_id"}
             case.record_partner_notice(notice_id=body["notice_id"], kind=envelope.kind, notice=notice,

@@ -46,6 +46,10 @@ class Metrics:
                                     ["limit"], registry=r)
         self.sealer_passes = Counter("cmaa_sealer_passes", "Sealer passes by outcome (ok, failed)", ["outcome"],
                                      registry=r)
+        self.retention_sweeps = Counter("cmaa_retention_sweeps", "Retention sweeps by outcome (ok, failed)",
+                                        ["outcome"], registry=r)
+        self.retention_erased_keys = Counter("cmaa_retention_erased_keys", "Personal-data keys destroyed by the "
+                                             "retention sweep (JP-NO Art. 9(2))", registry=r)
 
     def attach(self, node: Any) -> None:
         self.registry.register(StoreCollector(node))

@@ -20,6 +20,7 @@ from service.cases import CaseService
 from service.consent import ConsentService
 from service.courier import Courier
 from service.directory import DirectoryService
+from service.dpo import DpoService
 from service.exchange import ExchangeService
 from service.metrics import Metrics
 from service.ratelimit import RateLimiter
@@ -100,6 +101,7 @@ def build_node(settings: Settings, *, clock: Any = None, store: EventStore | Non
     exchange.witness = Witness(audit.log, directory, keystore, courier)
     node = Node(settings, store, agreements, clock, directory, cases, exchange, courier, ConsentService(cases), audit,
                 metrics, limiter, vault)
+    node.dpo = DpoService(store, vault, cases, agreements, clock, metrics)
     metrics.attach(node)
     return node
 

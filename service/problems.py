@@ -25,6 +25,7 @@ from domain.errors import (
     TreatyRuleViolation,
 )
 from service.directory import Unauthenticated
+from domain.personal_data import ProcessingRestricted
 from service.ratelimit import RateLimited
 
 log = logging.getLogger("cmaa.problems")
@@ -32,6 +33,7 @@ log = logging.getLogger("cmaa.problems")
 PROBLEM_JSON = "application/problem+json"
 
 STATUS = {
+    ProcessingRestricted: 423,
     TreatyRuleViolation: 422,
     InvalidInput: 422,
     IllegalTransition: 409,

@@ -267,3 +267,66 @@ class AgreementPublic(BaseModel):
 class AgreementsPublic(BaseModel):
     data: list[AgreementPublic]
     count: int
+
+
+# -- data protection (JP-NO Art. 9(2)) ------------------------------------------------------
+class SubjectIdentifiers(Strict):
+    """Identifiers of a data subject: a name with date of birth, or document numbers / company ids."""
+
+    name: Annotated[str, Field(max_length=200)] = ""
+    date_of_birth: date | None = None
+    identifiers: list[Identifier] = Field(default_factory=list, max_length=20)
+
+
+class SubjectQuery(Strict):
+    subject: SubjectIdentifiers
+
+
+class Rectification(Strict):
+    subject: SubjectIdentifiers
+    case_id: UUID
+    corrected: Target
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class RestrictionCreate(Strict):
+    subject: SubjectIdentifiers
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class RestrictionPublic(BaseModel):
+    subject_id: str
+    since: str
+    by: str
+    reason: str
+
+
+class Erasure(Strict):
+    subject: SubjectIdentifiers
+    rule: Annotated[str, Field(min_length=1, max_length=500, description="e.g. 'GDPR Art. 17, request DPO-2026-14'")]
+
+
+class ErasureDone(BaseModel):
+    subject_id: str
+    rule: str
+    keys_erased: int
+    cases: list[dict[str, Any]]
+
+
+class SweepDone(BaseModel):
+    at: str
+    keys_erased: int
+    cases: list[dict[str, Any]]
+
+
+class AccessReport(BaseModel):
+    subject_id: str
+    restricted: dict[str, Any] | None
+    generated_at: str
+    article: str
+    cases: list[dict[str, Any]]
+
+
+class ActivityPublic(BaseModel):
+    data: list[dict[str, Any]]
+    count: int

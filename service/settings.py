@@ -54,6 +54,9 @@ class Settings(BaseSettings):
                                     "per node process")
     backup_passphrase: str | None = Field(None, description="Encrypts the key archive of `cmaa backup` (at least "
                                           "12 characters); keep it apart from the backups")
+    retention_sweep_seconds: float = Field(3600, ge=0, le=86_400 * 7, description="How often the service erases "
+                                           "personal data past its retention (JP-NO Art. 9(2)); 0 disables it "
+                                           "in this process (run `cmaa dpo sweep` instead)")
     shutdown_grace_seconds: float = Field(20, ge=0, le=600, description="On SIGTERM: how long in-flight requests "
                                           "and deliveries may take before they are abandoned (and retried later)")
 

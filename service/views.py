@@ -5,13 +5,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import copy
+
 from domain.case import AssistanceCase
+from domain.personal_data import TARGET, personal_parts, restricted_marker
 from service.schemas import CaseEventPublic, CasePublic, WrittenConfirmationState
 
 _ENVELOPE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
 
-def case_public(case: AssistanceCase, now: datetime) -> CasePublic:
+def withhold(event_name: str, state: dict[str, Any], since: str) -> dict[str, Any]:
+    """A copy of ``state`` with its personal data replaced by the restriction marker (JP-NO Art. 9(2))."""
+    state = copy.deepcopy(state)
+    marker = restricted_marker(since)
+    for part in personal_parts(event_name, state):
+        part.container[part.key] = {"restricted": marker} if part.kind == TARGET else marker
+    return state
+
+
+def case_public(case: AssistanceCase, now: datetime, restricted: dict | None = None) -> CasePublic:
+    content, items = case.content, case.items
+    if restricted:
+        hidden = withhold("Case", {"content": content, "items": items}, restricted["since"])
+        content, items = hidden["content"], hidden["items"]
     confirmation = None
     if case.is_oral:
         confirmation = WrittenConfirmationState(
@@ -30,12 +46,12 @@ def case_public(case: AssistanceCase, now: datetime) -> CasePublic:
         partner_administration=case.partner_administration,
         language=case.language,
         channel=case.channel,
-        content=case.content,
+        content=content,
         addressed_to=case.addressed_to,
         opened_by=case.opened_by,
         opened_at=case.opened_at,
         written_confirmation=confirmation,
-        items=case.items,
+        items=items,
         forwarded_to=case.forwarded_to,
         refusal=case.refusal,
         postponement=case.postponement,
@@ -52,8 +68,10 @@ def case_public(case: AssistanceCase, now: datetime) -> CasePublic:
     )
 
 
-def event_public(event: Any) -> CaseEventPublic:
+def event_public(event: Any, restricted: dict | None = None) -> CaseEventPublic:
     data = {k: v for k, v in event.__dict__.items() if k not in _ENVELOPE_FIELDS}
+    if restricted:
+        data = withhold(type(event).__name__, data, restricted["since"])
     articles = data.pop("articles", None) or []
     if "article" in data:
         articles = [data.pop("article")]

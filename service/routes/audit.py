@@ -63,7 +63,9 @@ def replay_case(case_id: UUID, node: NodeDep, who: CurrentPrincipal,
     refusal without reasons (Art. 12(3)), oral request never confirmed (Art. 11(3)), personal data kept
     past retention (Art. 9(2)), reply overdue (Art. 12(1)). Auditors only; the read is recorded."""
     case, events, found = node.audit.replay(who, case_id, as_of, purpose)
-    return ReplayPublic(case=case_public(case, as_of or node.clock.now()), events=[event_public(e) for e in events],
+    restricted = node.dpo.on_read(who, case, "audit replay", purpose)
+    return ReplayPublic(case=case_public(case, as_of or node.clock.now(), restricted),
+                        events=[event_public(e, restricted) for e in events],
                         findings=[FindingPublic(**f.__dict__) for f in found], as_of=as_of)
 
 

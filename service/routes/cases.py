@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, status
 
-from service.deps import CurrentPrincipal, NodeDep
+from service.deps import CurrentPrincipal, NodeDep, Purpose
 from service.schemas import (
     CaseHistoryPublic,
     CasePublic,
@@ -68,24 +68,33 @@ def provide_spontaneous_assistance(body: SpontaneousAssistanceCreate, node: Node
 def list_cases(node: NodeDep, who: CurrentPrincipal,
                after: Annotated[int, Query(ge=0, le=2**62)] = 0,
                limit: Annotated[int, Query(ge=1, le=500)] = 50,
-               overdue_confirmation: bool = False) -> CasesPublic:
+               overdue_confirmation: bool = False, purpose: Purpose = None) -> CasesPublic:
     """Cases in the order they were opened. ``overdue_confirmation`` lists oral requests whose
     written confirmation is overdue (JP-NO Art. 11(3))."""
     cases, cursor = node.cases.list(who, after=after, limit=limit, overdue_only=overdue_confirmation)
-    return CasesPublic(data=[_view(node, c) for c in cases], count=len(cases), next_after=cursor)
+    return CasesPublic(data=[_read(node, who, c, "list cases", purpose) for c in cases], count=len(cases),
+                       next_after=cursor)
 
 
 @router.get("/{case_id}", response_model=CasePublic)
-def read_case(case_id: CaseId, node: NodeDep, who: CurrentPrincipal) -> CasePublic:
-    """The case as it stands now."""
-    return _view(node, node.cases.get(who, case_id))
+def read_case(case_id: CaseId, node: NodeDep, who: CurrentPrincipal, purpose: Purpose = None) -> CasePublic:
+    """The case as it stands now. A read of personal data is recorded with the purpose given in
+    ``X-Purpose``; data whose processing the DPO restricted is withheld (JP-NO Art. 9(2))."""
+    return _read(node, who, node.cases.get(who, case_id), "read case", purpose)
 
 
 @router.get("/{case_id}/history", response_model=CaseHistoryPublic)
-def read_case_history(case_id: CaseId, node: NodeDep, who: CurrentPrincipal) -> CaseHistoryPublic:
+def read_case_history(case_id: CaseId, node: NodeDep, who: CurrentPrincipal,
+                      purpose: Purpose = None) -> CaseHistoryPublic:
     """Every event of the case in order, each with who, when and the article it rests on."""
-    events = [event_public(e) for e in node.cases.history(who, case_id)]
+    case = node.cases.get(who, case_id)
+    restricted = node.dpo.on_read(who, case, "read case history", purpose)
+    events = [event_public(e, restricted) for e in node.cases.history(who, case_id)]
     return CaseHistoryPublic(case_id=case_id, data=events, count=len(events))
+
+
+def _read(node, who, case, action: str, purpose: str | None) -> CasePublic:
+    return case_public(case, node.clock.now(), node.dpo.on_read(who, case, action, purpose))
 
 
 @router.post("/{case_id}/acknowledgement", response_model=CasePublic)

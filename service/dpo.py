@@ -1,0 +1,262 @@
+"""The data protection officer's work: access reports, rectification, restriction,
+erasure, the retention sweep and the activity log (JP-NO Art. 9(2); the
+privacy statement's rights of access, rectification, erasure, restriction).
+
+Every call is role-checked (``dpo``) and itself recorded in the activity log.
+A data subject is named by identifiers (name with date of birth, document
+numbers, company ids), never by a plaintext search: the vault's keyed-hash index
+finds the subject, its key table finds the cases.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from adapters.vault import UNIDENTIFIED, Vault
+from domain.case import AssistanceCase
+from domain.errors import CaseNotFound, ConcurrentUpdate, InvalidInput, NotFound
+from domain.personal_data import ARTICLE, erased_marker
+from service.exchange import PERSONAL_KINDS
+from service.observability import current_request_id
+from service.principal import Principal
+
+log = logging.getLogger("cmaa.dpo")
+SWEEPER = {"administration": "", "official": "retention-sweep"}
+
+
+@dataclass
+class DpoService:
+    store: Any
+    vault: Vault
+    cases: Any  # service.cases.CaseService
+    agreements: Any
+    clock: Any
+    metrics: Any = None
+    last_sweep: dict = field(default_factory=dict)
+
+    # -- finding a subject ------------------------------------------------------------
+    def subject(self, query: dict[str, Any]) -> str:
+        found = self.vault.find_subjects(query)
+        if not found:
+            raise NotFound("this node holds no personal data under these identifiers", field="subject")
+        return found[0]
+
+    def _log(self, who: Principal, action: str, purpose: str, subject_ids=(), case_id: str | None = None) -> None:
+        self.vault.log_activity(official=who.official_id, role=",".join(who.roles), action=action, purpose=purpose,
+                                at=self.clock.now(), case_id=case_id, subject_ids=subject_ids,
+                                request_id=current_request_id())
+
+    # -- access (the right of access) -----------------------------------------------------
+    def access_report(self, who: Principal, query: dict[str, Any], purpose: str) -> dict[str, Any]:
+        who.require("dpo")
+        subject_id = self.subject(query)
+        self._log(who, "access report", purpose, [subject_id])
+        return self.report(subject_id)
+
+    def report(self, subject_id: str) -> dict[str, Any]:
+        keys = {k["key_id"]: k for k in self.vault.keys(subject_id=subject_id)}
+        by_case: dict[str, list[dict]] = defaultdict(list)
+        for key in keys.values():
+            by_case[key["case_id"]].append(key)
+        cases = [self._case_report(case_id, keys) for case_id in sorted(by_case)]
+        restriction = self.vault.restrictions([subject_id]).get(subject_id)
+        return {"subject_id": subject_id, "restricted": restriction, "generated_at": self.clock.now().isoformat(),
+                "cases": [c for c in cases if c is not None], "article": ARTICLE}
+
+    def _case_report(self, case_id: str, keys: dict[str, dict]) -> dict[str, Any] | None:
+        try:
+            case = self.store.load(UUID(case_id))
+        except NotFound:
+            return None  # keys made for an event whose commit failed: nothing was stored
+        transcoder = self.store.mapper.transcoder
+        held = []
+        for stored in self.store.recorder.select_events(UUID(case_id)):
+            name = stored.topic.rsplit(".", 1)[-1]
+            state = transcoder.decode(stored.state)
+            mine = [(path, kind, ids) for path, kind, ids in self.vault.sealed_parts(name, state)
+                    if set(ids) & set(keys)]
+            if not mine:
+                continue
+            opened = vars(self.store.mapper.to_domain_event(stored))
+            for path, kind, ids in mine:
+                value = _at_path(opened, path)
+                key = keys[next(k for k in ids if k in keys)]
+                held.append({
+                    "event": name, "version": stored.originator_version, "path": path, "kind": kind,
+                    "value": value, "provided_by": (state.get("by") or {}).get("administration"),
+                    "recorded_at": opened.get("at") or opened.get("timestamp"),
+                    "kept_until": key["retain_until"],
+                    "erased": (erased_marker(_day(key["erased_at"]), key["erased_rule"])
+                               if key["erased_at"] is not None else None),
+                })
+        sent = [{"to": row["partner"], "kind": row["kind"], "envelope_id": row["envelope_id"],
+                 "status": row["status"], "basis": f"{case.agreement}: direct communication between designated "
+                                                   f"officials (JP-NO Art. 11(1))"}
+                for row in self.store.exchange.for_case(case_id) if row["kind"] in PERSONAL_KINDS]
+        disclosed = [{"to": d.get("recipient_authority") or d.get("action"), "basis": d.get("basis"),
+                      "articles": d.get("articles", []), "at": d.get("at"), "items": d.get("items", [])}
+                     for d in case.disclosures]
+        return {"case_id": case_id, "reference": case.reference, "agreement": case.agreement, "side": case.side,
+                "own_administration": case.own_administration,
+                "partner_administration": case.partner_administration, "status": case.status, "held": held,
+                "sent_to_partner": sent, "disclosed": disclosed, "rectifications": case.rectifications,
+                "erasures": [e for e in case.erasures if set(e["key_ids"]) & set(keys)]}
+
+    # -- erasure ----------------------------------------------------------------------------
+    def erase(self, who: Principal, query: dict[str, Any], rule: str, purpose: str) -> dict[str, Any]:
+        """Erase every piece of a subject's personal data (the right to erasure)."""
+        who.require("dpo")
+        if not rule.strip():
+            raise InvalidInput("an erasure names the rule it rests on", field="rule", article=ARTICLE)
+        subject_id = self.subject(query)
+        self._log(who, "erasure", purpose, [subject_id])
+        live = [k for k in self.vault.keys(subject_id=subject_id) if k["erased_at"] is None]
+        done = self._erase_keys(live, lambda _case: rule, who.as_actor)
+        return {"subject_id": subject_id, "rule": rule, **done}
+
+    def sweep(self, by: dict | None = None) -> dict[str, Any]:
+        """Erase what has outlived its retention (JP-NO Art. 9(2) and the provider's restriction)."""
+        now = self.clock.now()
+        expired = self.vault.expired(now.date())
+
+        def rule(case: AssistanceCase) -> str:
+            profile = self.agreements.get(case.agreement)
+            return f"{profile.cite(profile.use_restrictions['retention_article'])} retention period"
+        try:
+            done = self._erase_keys(expired, rule, by or SWEEPER)
+        except Exception:
+            if self.metrics is not None:
+                self.metrics.retention_sweeps.labels("failed").inc()
+            raise
+        self.last_sweep = {"at": now.isoformat(), **done}
+        if self.metrics is not None:
+            self.metrics.retention_sweeps.labels("ok").inc()
+            self.metrics.retention_erased_keys.inc(done["keys_erased"])
+        log.info("retention sweep", extra={"keys_erased": done["keys_erased"], "cases": len(done["cases"])})
+        return self.last_sweep
+
+    def _erase_keys(self, keys: list[dict], rule_for, by: dict) -> dict[str, Any]:
+        """Per case: record ``PersonalDataErased`` (the fact, in the audit chain), then destroy the keys.
+
+        If the node stops between the two, the next sweep or erasure finds the keys live,
+        sees the event already recorded for them, and only destroys them.
+        """
+        by_case: dict[str, list[dict]] = defaultdict(list)
+        for key in keys:
+            by_case[key["case_id"]].append(key)
+        now, cases, erased = self.clock.now(), [], 0
+        for case_id, case_keys in sorted(by_case.items()):
+            rule = None
+            if case_id.startswith(UNIDENTIFIED):
+                continue
+            for _ in range(5):
+                try:
+                    case = self.store.load(UUID(case_id), CaseNotFound(case_id))
+                    rule = rule_for(case)
+                    recorded = case.erased_keys()
+                    by_subject: dict[str, list[str]] = defaultdict(list)
+                    for key in case_keys:
+                        if key["key_id"] not in recorded:
+                            by_subject[key["subject_id"]].append(key["key_id"])
+                    for subject_id, ids in sorted(by_subject.items()):
+                        case.record_erasure(subject_id=subject_id, key_ids=ids, rule=rule, by=by, at=now)
+                    self.store.commit(case)
+                    break
+                except ConcurrentUpdate:
+                    continue
+            erased += self.vault.destroy([k["key_id"] for k in case_keys], rule or "erasure", now)
+            cases.append({"case_id": case_id, "rule": rule, "keys": len(case_keys)})
+        return {"keys_erased": erased, "cases": cases}
+
+    # -- restriction --------------------------------------------------------------------------
+    def restrict(self, who: Principal, query: dict[str, Any], reason: str, purpose: str) -> dict[str, Any]:
+        who.require("dpo")
+        if not reason.strip():
+            raise InvalidInput("a restriction gives its reason", field="reason", article=ARTICLE)
+        subject_id = self.subject(query)
+        self.vault.restrict(subject_id, who.official_id, reason, self.clock.now())
+        self._log(who, "restriction", purpose, [subject_id])
+        return {"subject_id": subject_id, **self.vault.restrictions([subject_id])[subject_id]}
+
+    def lift(self, who: Principal, subject_id: str, purpose: str) -> None:
+        who.require("dpo")
+        if not self.vault.lift(subject_id):
+            raise NotFound(f"no restriction on subject {subject_id}", field="subject_id")
+        self._log(who, "restriction lifted", purpose, [subject_id])
+
+    # -- rectification ------------------------------------------------------------------------
+    def rectify(self, who: Principal, query: dict[str, Any], case_id: UUID, corrected: dict[str, Any],
+                reason: str, purpose: str) -> AssistanceCase:
+        """Correct a target's record in one case; the partner that sent or received it is told."""
+        who.require("dpo")
+        subject_id = self.subject(query)
+        self._log(who, "rectification", purpose, [subject_id], str(case_id))
+
+        def act(case, profile):
+            index = next((i for i, t in enumerate(case.content.get("targets") or [])
+                          if isinstance(t, dict) and subject_id in self.vault.find_subjects(t)), None)
+            if index is None:
+                raise InvalidInput("this subject is not a target of the case", field="case_id", article=ARTICLE)
+            case.rectify_target(subject_id=subject_id, index=index, value=corrected, reason=reason,
+                                by=who.as_actor, at=self.clock.now(), article=profile.cite(
+                                    profile.use_restrictions["retention_article"]))
+            return "rectification_notice", {"target_index": index, "value": corrected, "reason": reason}
+        return self.cases._step(who, case_id, act, roles=("dpo",))
+
+    def activity(self, who: Principal, *, subject_id: str | None, official: str | None, limit: int) -> list[dict]:
+        who.require("dpo")
+        rows = self.vault.activity(subject_id=subject_id, official=official, limit=limit)
+        self._log(who, "activity log read", "supervision of processing", [subject_id] if subject_id else [])
+        return rows
+
+    # -- reads by officials and auditors (the activity log, restriction) --------------------------
+    def on_read(self, who: Principal, case: AssistanceCase, action: str, purpose: str | None) -> dict | None:
+        """Record a read of a case's personal data; return the restriction that withholds it, if any."""
+        subjects = [s for s in self.vault.case_subjects(str(case.id)) if not s.startswith(UNIDENTIFIED)]
+        if not subjects:
+            return None
+        self._log(who, action, purpose or "not stated", subjects, str(case.id))
+        restricted = self.vault.restrictions(subjects)
+        if not restricted or "dpo" in who.roles:
+            return None
+        return {"since": min(r["since"] for r in restricted.values())}
+
+
+class SweepThread:
+    """Runs the retention sweep every ``interval`` seconds in the service."""
+
+    def __init__(self, dpo: DpoService, interval: float):
+        self.dpo, self.interval = dpo, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cmaa-retention-sweep", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.dpo.sweep()
+            except Exception:  # noqa: BLE001 - logged and counted; the next sweep tries again
+                log.exception("retention sweep failed")
+
+
+def _day(ms: Any) -> str:
+    return datetime.fromtimestamp(int(ms) / 1000, timezone.utc).date().isoformat()
+
+
+def _at_path(state: dict, path: str) -> Any:
+    node: Any = state
+    for part in path.split("."):
+        node = node[int(part)] if isinstance(node, list) else node.get(part)
+    return node

@@ -198,16 +198,37 @@ class DpoService:
         subject_id = self.subject(query)
         self._log(who, "rectification", purpose, [subject_id], str(case_id))
 
-        def act(case, profile):
+        for _ in range(5):
+            case = self.cases.get(who, case_id, ("dpo",))
+            profile = self.agreements.get(case.agreement)
             index = next((i for i, t in enumerate(case.content.get("targets") or [])
                           if isinstance(t, dict) and subject_id in self.vault.find_subjects(t)), None)
             if index is None:
                 raise InvalidInput("this subject is not a target of the case", field="case_id", article=ARTICLE)
             case.rectify_target(subject_id=subject_id, index=index, value=corrected, reason=reason,
-                                by=who.as_actor, at=self.clock.now(), article=profile.cite(
-                                    profile.use_restrictions["retention_article"]))
-            return "rectification_notice", {"target_index": index, "value": corrected, "reason": reason}
-        return self.cases._step(who, case_id, act, roles=("dpo",))
+                                by=who.as_actor, at=self.clock.now(),
+                                article=profile.cite(profile.use_restrictions["retention_article"]))
+            # The notice travels between designated officials (JP-NO Art. 11(1)): it is signed by the
+            # official who handles the case here, on the DPO's behalf (the event names the DPO).
+            sender = Principal(self._case_official(case), who.administration, ("official",))
+            try:
+                return self.cases._commit(case, sender, "rectification_notice", target_index=index,
+                                          value=corrected, reason=reason)
+            except ConcurrentUpdate:
+                continue
+        raise ConcurrentUpdate("the case kept changing; try the rectification again")
+
+    def _case_official(self, case: AssistanceCase) -> str:
+        if case.opened_by.get("administration") == case.own_administration:
+            return case.opened_by["official"]
+        directory = self.cases.directory.directory()
+        candidates = [*case.addressed_to, *sorted(directory.officials)]
+        for official in candidates:
+            record = directory.officials.get(official)
+            if record and record.get("active", True) and "official" in record.get("roles", []):
+                return official
+        raise NotFound("no designated official of this administration can send the rectification notice",
+                       field="case_id")
 
     def activity(self, who: Principal, *, subject_id: str | None, official: str | None, limit: int) -> list[dict]:
         who.require("dpo")

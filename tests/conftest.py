@@ -84,7 +84,9 @@ LOG_DIR = os.environ.setdefault("CMAA_TEST_LOG_DIR", os.path.join(
 
 # Personal data and case content used by the tests (tests/factories.py and the flows).
 SENSITIVE = ("Nordlys Import AS", "NO-987654321", "MSCU1234567", "undervaluation of electronics",
-             "Declared value JPY 1,200,000", "JPY 1,200,000", "Export declaration EX-2026-001")
+             "Declared value JPY 1,200,000", "JPY 1,200,000", "Export declaration EX-2026-001",
+             # tests/exchange/test_personal_data.py
+             "Ingrid Solberg", "NO1234567", "Per Kvalheim", "NO7654321", "Gardermoen", "Passport copy")
 SECRET_PATTERNS = (r"cmaa\.[0-9a-f]{16}\.[A-Za-z0-9_-]{20,}",  # bearer credentials
                    r"-----BEGIN [A-Z ]*PRIVATE KEY-----", r'"d"\s*:\s*"[A-Za-z0-9_-]{20,}"',  # key material
                    r"eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}")  # a JWS/JWT with JSON payload

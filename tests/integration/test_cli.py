@@ -13,7 +13,7 @@ def test_first_run_prints_the_operator_credential_once_and_generates_node_keys(t
     second = cmaa(env, "init")
     assert "shown once" not in second.stderr
     keys = tmp_path / "data" / "keys"
-    assert {p.name for p in keys.iterdir()} == {"node-sig.pem", ".passphrase"}
+    assert {p.name for p in keys.iterdir()} == {"node-sig.pem", "pd-master.key", ".passphrase"}
     assert all(p.stat().st_mode & 0o077 == 0 for p in keys.iterdir())
 
 
@@ -69,3 +69,41 @@ def test_serve_on_a_fresh_store_without_a_terminal_writes_the_first_credential_t
         token = path.read_text().strip()
         assert httpx.get(f"{base}/directory", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     # (the suite's log scan fails the run if the credential reached the node's log)
+
+
+def test_the_dpo_reports_sweeps_and_erases_from_the_cli(tmp_path):
+    import json
+
+    from adapters.clock import FixedClock
+    from service.node import build_node, initialise
+    from service.settings import Settings
+    from tests.conftest import NOW
+    from tests.factories import client_for, configure, jp_no_request
+
+    data, url = tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}"
+    node = build_node(Settings(data_dir=data, database_url=url, administration="NO"), clock=FixedClock(NOW))
+    who = configure(node)
+    with client_for(node) as api:
+        case_id = api.post("/cases", json=jp_no_request(), headers=who.official).json()["id"]
+    node.close()
+    env = cli_env(data, url)
+    assert cmaa(env, "officials", "add", "dpo", "--name", "Data Protection Officer", "--role", "dpo").returncode == 0
+    subject = tmp_path / "subject.json"
+    subject.write_text(json.dumps({"identifiers": [{"scheme": "company_registration", "value": "NO-987654321"}]}))
+    report = cmaa(env, "dpo", "report", "--as", "dpo", "--subject-file", str(subject))
+    assert report.returncode == 0, report.stderr
+    [case] = json.loads(report.stdout)["cases"]
+    assert case["case_id"] == case_id and case["held"][0]["value"]["name"] == "Nordlys Import AS"
+    not_dpo = cmaa(env, "dpo", "report", "--as", "no-hansen", "--subject-file", str(subject))
+    assert not_dpo.returncode == 1 and "dpo role" in not_dpo.stderr
+    sweep = cmaa(env, "dpo", "sweep")
+    assert sweep.returncode == 0 and "0 key(s) destroyed" in sweep.stdout
+    erased = cmaa(env, "dpo", "erase", "--as", "dpo", "--id", "company_registration:NO-987654321",
+                  "--rule", "GDPR Art. 17")
+    assert erased.returncode == 0, erased.stderr
+    assert json.loads(erased.stdout)["keys_erased"] == 1
+    again = json.loads(cmaa(env, "dpo", "report", "--as", "dpo", "--subject-file", str(subject)).stdout)
+    assert again["cases"][0]["held"][0]["erased"].startswith("[erased on ")
+    assert "GDPR Art. 17" in again["cases"][0]["held"][0]["erased"]
+    activity = json.loads(cmaa(env, "dpo", "activity", "--as", "dpo").stdout)
+    assert {"access report", "erasure"} <= {a["action"] for a in activity}

@@ -153,8 +153,6 @@ class DpoService:
         now, cases, erased = self.clock.now(), [], 0
         for case_id, case_keys in sorted(by_case.items()):
             rule = None
-            if case_id.startswith(UNIDENTIFIED):
-                continue
             for _ in range(5):
                 try:
                     case = self.store.load(UUID(case_id), CaseNotFound(case_id))

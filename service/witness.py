@@ -11,6 +11,7 @@ envelope from that partner is refused until an operator clears it.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,8 @@ from adapters.merkle import ProofError, verify_consistency
 from domain.errors import DomainError
 
 log = logging.getLogger("cmaa.witness")
+_LOCKS: dict[tuple[int, str], threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
 
 
 class HistoryAlarm(DomainError):
@@ -70,25 +73,40 @@ class Witness:
             size, root = verify_checkpoint(note, origin_of(partner), key)
         except ValueError as error:
             raise BadCheckpoint(f"{partner}'s checkpoint does not verify: {error}") from None
-        held = self.log.held_from(partner)
-        if held is not None:
-            held_size, held_root, held_note = held
-            if size < held_size:
-                self._alarm(partner, f"a checkpoint of {size} leaves after {held_size} were witnessed: "
-                            "truncated or rolled back", held_note, note)
-            if size == held_size and root != held_root:
-                self._alarm(partner, f"two different trees of {size} leaves: forked", held_note, note)
-            if size > held_size and not self._consistent(partner, record, held_size, held_root, size, root,
-                                                        held_note, note):
-                return None  # could not fetch a proof now: witness it at the next exchange
-        self.log.hold(partner, size, root, note)
+        with self._lock(partner):  # receipts of concurrent deliveries are witnessed one at a time
+            held = self.log.held_from(partner)
+            if held is not None:
+                held_size, held_root, held_note = held
+                if size == held_size and root != held_root:
+                    self._alarm(partner, f"two different trees of {size} leaves: forked", held_note, note)
+                if size < held_size:
+                    # An older checkpoint than one witnessed already: receipts of concurrent deliveries
+                    # come back out of order. It is only an older view of the same history if the
+                    # partner still proves its log extends from it to the tree we hold; a partner that
+                    # truncated or rolled back its log cannot.
+                    if not self._consistent(partner, record, size, root, held_size, held_root, held_note, note,
+                                            shrunk=True):
+                        return None
+                    return cosign(note, self.own_origin, self.keystore.node_signing_key().private_key)
+                if size > held_size and not self._consistent(partner, record, held_size, held_root, size, root,
+                                                            held_note, note):
+                    return None  # could not fetch a proof now: witness it at the next exchange
+            self.log.hold(partner, size, root, note)
         return cosign(note, self.own_origin, self.keystore.node_signing_key().private_key)
 
-    def _consistent(self, partner, record, old_size, old_root, size, root, held_note, note) -> bool:
+    def _lock(self, partner: str) -> threading.Lock:
+        with _LOCKS_GUARD:
+            return _LOCKS.setdefault((id(self), partner), threading.Lock())
+
+    def _consistent(self, partner, record, old_size, old_root, size, root, held_note, note,
+                    shrunk: bool = False) -> bool:
         endpoint = (record.get("endpoint") or "").rstrip("/")
         try:
             response = self.courier.http.get(f"{endpoint}/audit/proofs/consistency",
-                                     params={"old_size": old_size, "new_size": size}, timeout=10)
+                                             params={"old_size": old_size, "new_size": size}, timeout=10)
+            if shrunk and response.status_code in (404, 422):
+                self._alarm(partner, f"a checkpoint of {old_size} leaves after {size} were witnessed, and it "
+                            f"no longer proves a tree of {size}: truncated or rolled back", held_note, note)
             response.raise_for_status()
             proof = [bytes.fromhex(p) for p in response.json()["proof"]]
         except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as error:
@@ -97,6 +115,9 @@ class Witness:
         try:
             verify_consistency(old_size, size, old_root, root, proof)
         except ProofError:
+            if shrunk:
+                self._alarm(partner, f"its tree of {old_size} leaves is not a prefix of the {size} witnessed: "
+                            "rewritten", held_note, note)
             self._alarm(partner, f"its tree of {size} leaves does not extend the {old_size} witnessed: forked",
                         held_note, note)
         return True

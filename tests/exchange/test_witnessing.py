@@ -67,6 +67,15 @@ def test_a_forked_checkpoint_of_the_same_size_raises_an_alarm(nodes):
     present_a_fork(*nodes)
 
 
+def truncate_log(side, size: int) -> None:
+    """Cut the side's Merkle log back to ``size`` leaves (a truncation, or a restore of an old backup)."""
+    log = side.node.audit.log
+    with side.node.store.recorder.datastore.transaction(commit=True) as cursor:
+        cursor.execute(log.sql("DELETE FROM {p}cmaa_merkle_leaves WHERE leaf_index >= ?"), (size,))
+        for name in ("cmaa_merkle_nodes", "cmaa_checkpoints"):
+            cursor.execute(f"DELETE FROM {log.prefix}{name}")
+
+
 def test_a_truncated_log_raises_an_alarm(nodes):
     no, jp = nodes
     request(no)
@@ -75,8 +84,27 @@ def test_a_truncated_log_raises_an_alarm(nodes):
     request(no)
     smaller = sign_checkpoint("cmaa-exchange/NO", 1, no.node.audit.log.root(1)[1],
                               no.node.exchange.keystore.node_signing_key().private_key)
+    truncate_log(no, 1)
     no.node.exchange.witness.latest_note = lambda: smaller
     _alarm_then_blocked(no, jp)
+    assert "truncated or rolled back" in jp.node.directory.directory().partners["NO"]["alarm"]["reason"]
+
+
+def test_an_older_checkpoint_still_proven_is_a_stale_view_not_an_alarm(nodes):
+    """Receipts of concurrent deliveries come back out of order: an older checkpoint of the
+    same history is cosigned, not alarmed, and the newer one stays witnessed."""
+    no, jp = nodes
+    request(no)
+    older = checkpoint(no)
+    request(no)
+    request(no)
+    newer = checkpoint(no)
+    request(no)
+    assert jp.node.audit.log.held_from("NO")[0] == newer.size > older.size
+    no.node.exchange.witness.latest_note = lambda: older.note
+    assert deliver(jp, sealed(no)).status_code == 200
+    assert jp.node.directory.directory().partners["NO"].get("alarm") is None
+    assert jp.node.audit.log.held_from("NO")[0] == newer.size
 
 
 def test_a_history_rebuilt_with_the_same_key_is_caught_by_the_consistency_proof(nodes):

@@ -31,9 +31,11 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -101,17 +103,30 @@ class Vault:
         self._index_key = HKDF(hashes.SHA256(), 32, None, b"cmaa subject index").derive(master_key)
         self._encode, self._decode = encode, decode
         self.retention_days = retention_days
+        self._local = threading.local()
 
     # -- SQL ----------------------------------------------------------------------------
-    def _run(self, sql: str, params: tuple = (), columns: tuple[str, ...] = ()) -> list[dict]:
-        sql = sql.replace("{p}", self.prefix).replace("?", self.mark)
+    @contextmanager
+    def _transaction(self):
+        """One transaction for everything an event's sealing or opening needs (nested: joined)."""
+        if getattr(self._local, "cursor", None) is not None:
+            yield
+            return
         with self.recorder.datastore.transaction(commit=True) as cursor:
             if not self.postgres:
                 cursor.execute("PRAGMA secure_delete = ON")  # a destroyed key's bytes are zeroed, not left in free pages
+            self._local.cursor = cursor
+            try:
+                yield
+            finally:
+                self._local.cursor = None
+
+    def _run(self, sql: str, params: tuple = (), columns: tuple[str, ...] = ()) -> list[dict]:
+        sql = sql.replace("{p}", self.prefix).replace("?", self.mark)
+        with self._transaction():
+            cursor = self._local.cursor
             cursor.execute(sql, params)
-            if not columns:
-                return []
-            rows = cursor.fetchall()
+            rows = cursor.fetchall() if columns else []
         return [dict(row) if self.postgres else dict(zip(columns, row)) for row in rows]
 
     def _marks(self, n: int) -> str:
@@ -240,8 +255,11 @@ class Vault:
         if not parts or all(is_sealed(p.container[p.key]) for p in parts):
             return state
         state = copy.deepcopy(state)
+        with self._transaction():
+            return self._seal_parts(event_name, str(originator_id), scope, state, at, agreement)
+
+    def _seal_parts(self, event_name: str, case_id: str, scope, state: dict, at, agreement) -> dict:
         parts = list(personal_parts(event_name, state))
-        case_id = str(originator_id)
         at = at or state.get("at") or state.get("timestamp") or datetime.now(timezone.utc)
         default_days = self.retention_days(agreement or state.get("agreement"))
         if state.get("subject_id"):  # a rectification names the subject it corrects
@@ -270,7 +288,8 @@ class Vault:
         parts = [p for p in personal_parts(event_name, state) if is_sealed(p.container[p.key])]
         if not parts:
             return state
-        opened = self._open_keys(k for p in parts for k in p.container[p.key]["keys"])
+        with self._transaction():
+            opened = self._open_keys(k for p in parts for k in p.container[p.key]["keys"])
         case_id = str(originator_id)
         for part in parts:
             sealed = part.container[part.key]

@@ -68,7 +68,10 @@ def personal_parts(event_name: str, state: dict[str, Any]) -> Iterator[Part]:
         surveillance = content.get("surveillance")
         if isinstance(surveillance, dict) and surveillance.get("subjects"):
             yield Part(TEXT, "content.surveillance.subjects", surveillance, "subjects")
-    for name in ("relevance", "case_description"):  # spontaneous assistance on the wire (JP-NO Art. 5)
+    if isinstance(state.get("targets"), list):  # spontaneous assistance on the wire (JP-NO Art. 5)
+        for index, target in enumerate(state["targets"]):
+            yield Part(TARGET, f"targets.{index}", state["targets"], index)
+    for name in ("relevance", "case_description"):
         if _text(state.get(name)):
             yield Part(TEXT, name, state, name)
     yield from _item_parts("items", state.get("items"))
@@ -99,9 +102,8 @@ def targets_of(event_name: str, state: dict[str, Any]) -> list[dict[str, Any]]:
     if event_name == "PersonalDataRectified" and isinstance(state.get("value"), dict):
         return [state["value"]]
     content = state.get("content")
-    if isinstance(content, dict):
-        return [t for t in content.get("targets") or [] if isinstance(t, dict)]
-    return []
+    targets = content.get("targets") if isinstance(content, dict) else state.get("targets")
+    return [t for t in targets or [] if isinstance(t, dict)]
 
 
 # -- naming a data subject -----------------------------------------------------------

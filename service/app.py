@@ -49,7 +49,8 @@ COMMON_PROBLEMS = {
     "current state", "413": "Request body too large", "422": "Invalid input or a treaty rule refused it "
     "(`field`, `article`)", "429": "Rate limit exceeded (`Retry-After`)", "500": "Internal error (nothing changed)",
 }
-SECURED_PROBLEMS = {"401": "No valid bearer credential", "403": "The credential's roles do not allow this"}
+SECURED_PROBLEMS = {"401": "No valid bearer credential", "403": "The credential's roles do not allow this",
+                    "423": "Processing of the personal data concerned is restricted by the DPO (JP-NO Art. 9(2))"}
 
 
 def _document_problems(app: FastAPI) -> dict:

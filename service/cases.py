@@ -86,7 +86,8 @@ class CaseService:
         self._require_addressees(profile, partner, data)
         case_id = uuid4()
         items = normalise_items(profile, data["items"], self._reference(who.administration, case_id, now))
-        content = RequestContent(reason=data.get("relevance", ""), case_description=data.get("case_description", ""))
+        content = RequestContent(reason=data.get("relevance", ""), case_description=data.get("case_description", ""),
+                                 targets=tuple(dict(t) for t in data.get("targets") or ()))
         if not content.is_present("reason"):
             raise TreatyRuleViolation(
                 "spontaneous assistance states why the information is relevant to preventing serious customs offences",

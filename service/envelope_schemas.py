@@ -69,6 +69,7 @@ class ItemOut(InformationItemIn):
 class SpontaneousBody(Strict):
     relevance: Text
     case_description: Text = ""
+    targets: list[Target] = Field(default_factory=list, max_length=100)
     language: Annotated[str, Field(pattern=r"^[a-z]{2}$")] = "en"
     items: list[ItemOut] = Field(min_length=1, max_length=100)
 

@@ -456,7 +456,8 @@ class ExchangeService:
         items = normalise_items(profile, body["items"], envelope.case.reference)
         return AssistanceCase.open(AssistanceCase.SpontaneousAssistanceReceived, side=RECEIVING, kind="spontaneous",
                                    language=body["language"],
-                                   content={"reason": body["relevance"], "case_description": body["case_description"]},
+                                   content={"reason": body["relevance"], "case_description": body["case_description"],
+                                            "targets": body.get("targets", [])},
                                    articles=[rule.article, profile.cite(profile.use_restrictions["article"])],
                                    channel="envelope", items=items, **common)
 
@@ -535,7 +536,7 @@ def body_for(kind: str, case: AssistanceCase, **fields: Any) -> dict[str, Any]:
         return {"kind": case.kind, "language": case.language, "channel": case.channel, "content": case.content}
     if kind == "spontaneous":
         return {"relevance": case.content.get("reason", ""), "case_description": case.content.get("case_description", ""),
-                "language": case.language, "items": case.items}
+                "targets": case.content.get("targets", []), "language": case.language, "items": case.items}
     return fields
 
 

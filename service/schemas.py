@@ -115,6 +115,8 @@ class SpontaneousAssistanceCreate(Strict):
     addressed_to: list[OfficialId] = Field(default_factory=list, max_length=20)
     relevance: Text = Field(description="Why it matters for preventing serious customs offences (JP-NO Art. 5)")
     case_description: Text = ""
+    targets: list[Target] = Field(default_factory=list, max_length=100, description="The persons the information "
+                                  "concerns: their personal data is sealed under their keys (JP-NO Art. 9(2))")
     items: list[InformationItemIn] = Field(min_length=1, max_length=100)
 
 

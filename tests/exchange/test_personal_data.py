@@ -292,3 +292,23 @@ def test_malformed_dpo_input_is_a_clear_error(nodes, field, value):
     no, _ = nodes
     response = no.api.post("/dpo/access-reports", json={**QUERY, field: value}, headers=dpo(no))
     assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
+
+
+def test_spontaneous_assistance_names_its_subjects_and_they_are_found_on_both_nodes(nodes, tmp_path):
+    no, jp = nodes
+    given = jp.api.post("/cases/spontaneous", headers=jp.official, json={
+        "agreement": "jp-no-2016", "partner_administration": "NO", "addressed_to": ["no-hansen"],
+        "relevance": "Courier seen with undeclared goods", "case_description": FREE_TEXT,
+        "targets": [PERSON], "items": [person_item()]})
+    assert given.status_code == 201, given.text
+    [row] = jp.node.store.exchange.pending()
+    assert "Ingrid" not in row["payload"] and "Gardermoen" not in row["payload"]  # sealed while it waits
+    assert jp.deliver() == 1
+    for side in (no, jp):
+        report = side.api.post("/dpo/access-reports", json=QUERY, headers=dpo(side))
+        assert report.status_code == 200, report.text
+        [case] = report.json()["cases"]
+        values = [h["value"] for h in case["held"]]
+        assert ITEM_TEXT in values and FREE_TEXT in values
+        assert {h["provided_by"] for h in case["held"]} == {"JP"}
+    assert leaks(no, tmp_path) == [] and leaks(jp, tmp_path) == []

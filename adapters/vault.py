@@ -59,9 +59,11 @@ def tables(prefix: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_pd_keys (key_id TEXT PRIMARY KEY, subject_id TEXT NOT NULL, "
         "case_id TEXT NOT NULL, retain_until TEXT NOT NULL, wrapped TEXT, created_at BIGINT NOT NULL, "
         "erased_at BIGINT, erased_rule TEXT)",
-        f"CREATE INDEX IF NOT EXISTS cmaa_pd_keys_subject ON {prefix}cmaa_pd_keys (subject_id)",
+        # The key of (subject, case, retention day): every key of a day shares retain_until, so the
+        # lookup needs all three columns (an index on the day alone made sealing O(keys)).
+        f"CREATE INDEX IF NOT EXISTS cmaa_pd_keys_lookup ON {prefix}cmaa_pd_keys (subject_id, case_id, retain_until)",
         f"CREATE INDEX IF NOT EXISTS cmaa_pd_keys_case ON {prefix}cmaa_pd_keys (case_id)",
-        f"CREATE INDEX IF NOT EXISTS cmaa_pd_keys_due ON {prefix}cmaa_pd_keys (retain_until, erased_at)",
+        f"CREATE INDEX IF NOT EXISTS cmaa_pd_keys_live ON {prefix}cmaa_pd_keys (erased_at, retain_until)",
         f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_pd_restrictions (subject_id TEXT PRIMARY KEY, "
         "since BIGINT NOT NULL, by_official TEXT NOT NULL, reason TEXT NOT NULL)",
         f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_pd_activity (activity_id TEXT PRIMARY KEY, at BIGINT NOT NULL, "
@@ -313,8 +315,9 @@ class Vault:
     def expired(self, today: date) -> list[dict]:
         """Live keys whose retention day has passed."""
         cols = ", ".join(self.KEY_COLUMNS)
-        return self._run(f"SELECT {cols} FROM {{p}}cmaa_pd_keys WHERE erased_at IS NULL AND retain_until < ? "
-                         "ORDER BY case_id, key_id", (today.isoformat(),), self.KEY_COLUMNS)
+        rows = self._run(f"SELECT {cols} FROM {{p}}cmaa_pd_keys WHERE erased_at IS NULL AND retain_until < ?",
+                         (today.isoformat(),), self.KEY_COLUMNS)
+        return sorted(rows, key=lambda r: (r["case_id"], r["key_id"]))
 
     def destroy(self, key_ids: list[str], rule: str, at: datetime) -> int:
         """Destroy the keys (a tombstone stays); returns how many were live."""

@@ -135,6 +135,11 @@ class DpoService:
                 self.metrics.retention_sweeps.labels("failed").inc()
             raise
         self.last_sweep = {"at": now.isoformat(), **done}
+        for case in done["cases"]:  # what the sweep did, for the DPO (GET /dpo/activity)
+            self.vault.log_activity(official=(by or SWEEPER)["official"], role="retention", at=now,
+                                    action=f"retention sweep: {case['keys']} key(s) erased under {case['rule']}",
+                                    purpose="retention (JP-NO Art. 9(2))", case_id=case["case_id"],
+                                    subject_ids=case["subjects"], request_id=current_request_id())
         if self.metrics is not None:
             self.metrics.retention_sweeps.labels("ok").inc()
             self.metrics.retention_erased_keys.inc(done["keys_erased"])
@@ -169,7 +174,8 @@ class DpoService:
                 except ConcurrentUpdate:
                     continue
             erased += self.vault.destroy([k["key_id"] for k in case_keys], rule or "erasure", now)
-            cases.append({"case_id": case_id, "rule": rule, "keys": len(case_keys)})
+            cases.append({"case_id": case_id, "rule": rule, "keys": len(case_keys),
+                          "subjects": sorted({k["subject_id"] for k in case_keys})})
         return {"keys_erased": erased, "cases": cases}
 
     # -- restriction --------------------------------------------------------------------------

@@ -28,8 +28,14 @@ class Identifier(Strict):
     value: Short
 
 
+PERSONAL = {"x-personal-data": True}  # sealed under the data subject's key when stored (domain/personal_data.py)
+
+
 class Target(Strict):
-    """A person who is the target of the investigations (JP-NO Art. 11(4)(d))."""
+    """A person who is the target of the investigations (JP-NO Art. 11(4)(d)). Personal data:
+    stored sealed under the person's own key, erased with it (JP-NO Art. 9(2))."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=PERSONAL)
 
     kind: Literal["natural", "legal"]
     name: Short
@@ -60,14 +66,14 @@ class Surveillance(Strict):
 
 
 class RequestContentIn(Strict):
-    action_requested: Text = ""
-    reason: Text = ""
-    case_description: Text = ""
+    action_requested: Text = Field("", json_schema_extra=PERSONAL)
+    reason: Text = Field("", json_schema_extra=PERSONAL)
+    case_description: Text = Field("", json_schema_extra=PERSONAL)
     laws_involved: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=list, max_length=50)
     targets: list[Target] = Field(default_factory=list, max_length=100)
     reciprocity_notice: Text | None = Field(
         None, description="Set when the requester could not itself execute such a request (JP-NO Art. 14(3))")
-    document_summary: Text | None = None
+    document_summary: Text | None = Field(None, json_schema_extra=PERSONAL)
     recovery: RecoveryClaim | None = None
     surveillance: Surveillance | None = None
 
@@ -104,7 +110,8 @@ class InformationItemIn(Strict):
     item_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] | None = None
     title: Short
     content: Text
-    personal_data: bool = False
+    personal_data: bool = Field(False, description="The title and content hold personal data: stored sealed "
+                                "under the keys of the case's data subjects (JP-NO Art. 9(2))")
     restrictions: Restrictions = Field(default_factory=Restrictions)
 
 

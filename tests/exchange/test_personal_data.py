@@ -238,6 +238,9 @@ def test_the_retention_sweep_erases_exactly_what_expired(nodes, clock):
     events = no.api.get(f"/cases/{case_id}/history", headers=no.official).json()["data"]
     assert [e["event"] for e in events].count("PersonalDataErased") == 1
     assert no.node.dpo.sweep()["keys_erased"] == 0  # nothing twice
+    told = no.api.get("/dpo/activity", params={"official": "dpo"}, headers=dpo(no)).json()["data"]
+    assert any(a["action"].startswith("retention sweep: 1 key(s) erased under JP-NO Art. 9(2)") and
+               a["case_id"] == case_id for a in told)
     metrics = no.api.get("/metrics", headers=no.operator).text
     assert 'cmaa_retention_sweeps_total{outcome="ok"}' in metrics
     assert "cmaa_retention_erased_keys_total 1.0" in metrics

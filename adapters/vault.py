@@ -63,7 +63,9 @@ def tables(prefix: str) -> list[str]:
         # lookup needs all three columns (an index on the day alone made sealing O(keys)).
         f"CREATE INDEX IF NOT EXISTS cmaa_pd_keys_lookup ON {prefix}cmaa_pd_keys (subject_id, case_id, retain_until)",
         f"CREATE INDEX IF NOT EXISTS cmaa_pd_keys_case ON {prefix}cmaa_pd_keys (case_id)",
-        f"CREATE INDEX IF NOT EXISTS cmaa_pd_keys_live ON {prefix}cmaa_pd_keys (erased_at, retain_until)",
+        # Live keys by retention day, for the sweep. Partial: a lookup of one key (which does not
+        # say erased_at IS NULL) cannot be planned on it; PostgreSQL did, with stale statistics.
+        f"CREATE INDEX IF NOT EXISTS cmaa_pd_keys_live ON {prefix}cmaa_pd_keys (retain_until) WHERE erased_at IS NULL",
         f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_pd_restrictions (subject_id TEXT PRIMARY KEY, "
         "since BIGINT NOT NULL, by_official TEXT NOT NULL, reason TEXT NOT NULL)",
         f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_pd_activity (activity_id TEXT PRIMARY KEY, at BIGINT NOT NULL, "
@@ -195,10 +197,10 @@ class Vault:
 
     def _key_for(self, subject_id: str, case_id: str, retain_until: str) -> tuple[str, bytes]:
         rows = self._run("SELECT key_id, wrapped FROM {p}cmaa_pd_keys WHERE subject_id = ? AND case_id = ? "
-                         "AND retain_until = ? AND erased_at IS NULL ORDER BY key_id LIMIT 1",
-                         (subject_id, case_id, retain_until), ("key_id", "wrapped"))
-        if rows:
-            return rows[0]["key_id"], aes_key_unwrap(self._wrapping, _unb64(rows[0]["wrapped"]))
+                         "AND retain_until = ?", (subject_id, case_id, retain_until), ("key_id", "wrapped"))
+        live = sorted((r["key_id"], r["wrapped"]) for r in rows if r["wrapped"] is not None)
+        if live:
+            return live[0][0], aes_key_unwrap(self._wrapping, _unb64(live[0][1]))
         key, key_id = AESGCM.generate_key(bit_length=256), uuid.uuid4().hex
         self._run("INSERT INTO {p}cmaa_pd_keys (key_id, subject_id, case_id, retain_until, wrapped, created_at) "
                   "VALUES (?, ?, ?, ?, ?, ?)",

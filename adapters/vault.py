@@ -111,7 +111,7 @@ class Vault:
 
     # -- SQL ----------------------------------------------------------------------------
     @contextmanager
-    def _transaction(self):
+    def _transaction(self, write: bool = False):
         """One transaction for everything an event's sealing or opening needs (nested: joined)."""
         if getattr(self._local, "cursor", None) is not None:
             yield
@@ -119,6 +119,11 @@ class Vault:
         with self.recorder.datastore.transaction(commit=True) as cursor:
             if not self.postgres:
                 cursor.execute("PRAGMA secure_delete = ON")  # a destroyed key's bytes are zeroed, not left in free pages
+                if write:
+                    # Take the write lock first (waiting its turn): a transaction that reads and then
+                    # writes would otherwise fail at once with "database is locked" when another
+                    # process (a CLI command, a courier process) writes at the same time.
+                    cursor.execute(f"UPDATE {self.prefix}cmaa_pd_keys SET key_id = key_id WHERE 1 = 0")
             self._local.cursor = cursor
             try:
                 yield
@@ -259,7 +264,7 @@ class Vault:
         if not parts or all(is_sealed(p.container[p.key]) for p in parts):
             return state
         state = copy.deepcopy(state)
-        with self._transaction():
+        with self._transaction(write=True):
             return self._seal_parts(event_name, str(originator_id), scope, state, at, agreement)
 
     def _seal_parts(self, event_name: str, case_id: str, scope, state: dict, at, agreement) -> dict:

@@ -17,6 +17,7 @@ import collections
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -88,7 +89,7 @@ def submit(base: str, headers: dict, n: int, rate: float | None, threads: int = 
     return time.perf_counter() - start
 
 
-def run(backend: str, n: int, rate: float | None, tmp: Path) -> dict:
+def run(backend: str, n: int, rate: float | None, tmp: Path, courier_process: bool = False) -> dict:
     if backend == "sqlite":
         url_no, url_jp = f"sqlite:///{tmp / 'no.db'}", f"sqlite:///{tmp / 'jp.db'}"
         schemas = []
@@ -103,9 +104,14 @@ def run(backend: str, n: int, rate: float | None, tmp: Path) -> dict:
     # One official drives the whole load: lift the per-official and per-partner limits.
     no, jp, token, _ = two_administrations(tmp, url_no, url_jp, CMAA_COURIER_INTERVAL_SECONDS="0.05",
                                            CMAA_LOG_LEVEL="error", CMAA_RATE_LIMIT_OFFICIAL="10000000/minute",
-                                           CMAA_RATE_LIMIT_PARTNER="10000000/minute")
+                                           CMAA_RATE_LIMIT_PARTNER="10000000/minute",
+                                           CMAA_COURIER_IN_PROCESS="false" if courier_process else "true")
+    courier = None
     try:
         no.start(), jp.start()
+        if courier_process:  # NO's courier as its own process (`cmaa courier run`)
+            courier = subprocess.Popen([sys.executable, "-m", "service.cli", "courier", "run", "--interval", "0.02"],
+                                       env=no.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         headers = {"Authorization": f"Bearer {token}"}
         submit(no.base, headers, 20, None)  # warm up both nodes
         deadline = time.monotonic() + 60
@@ -131,6 +137,9 @@ def run(backend: str, n: int, rate: float | None, tmp: Path) -> dict:
                     f"{r['status']}: {(r['last_error'] or r['rejection'] or '')[:80]}" for r in rows
                     if r["status"] != "delivered"))}
     finally:
+        if courier is not None:
+            courier.terminate()
+            courier.wait(timeout=30)
         no.stop(), jp.stop()
         if schemas:
             import psycopg
@@ -145,6 +154,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=100.0, help="offered load for the latency run")
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--courier-process", action="store_true",
+                        help="run the sending node's courier as its own process (cmaa courier run)")
     args = parser.parse_args()
     base = baseline()
     print(f"baseline: raw envelope seal+open {base:,.0f}/s (one process)")
@@ -152,10 +163,10 @@ def main() -> None:
     for backend in backends:
         for rate in (None, args.rate):
             with tempfile.TemporaryDirectory() as tmp:
-                result = run(backend, args.n, rate, Path(tmp))
+                result = run(backend, args.n, rate, Path(tmp), args.courier_process)
             load = "max" if rate is None else f"{rate:.0f}/s"
             print(json.dumps(result))
-            print(f"{backend:<9} load {load:<6} {result['exchanges_per_s']:8.1f} full exchanges/s  "
+            print(f"{backend + (' +courier' if args.courier_process else ''):<17} load {load:<6} {result['exchanges_per_s']:8.1f} full exchanges/s  "
                   f"p50 {result['p50_ms']:7.1f} ms  p99 {result['p99_ms']:7.1f} ms  "
                   f"ratio to baseline {result['exchanges_per_s'] / base:.3f}")
 

@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         courier = sealer = None
-        if run_courier:
+        if run_courier and settings.courier_in_process:
             courier = CourierThread(app.state.node.courier, settings.courier_interval_seconds or 0.5)
             app.state.courier = courier
             courier.start()

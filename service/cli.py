@@ -351,6 +351,34 @@ def partners_clear_alarm(administration: str, resolution: Annotated[str, typer.O
     out.print(f"cleared the history alarm for {administration}")
 
 
+@courier.command("run")
+def courier_run(
+    interval: Annotated[Optional[float], typer.Option(min=0.01, max=3600, help="Idle poll in seconds "
+                                                      "(default CMAA_COURIER_INTERVAL_SECONDS)")] = None,
+) -> None:
+    """Deliver envelopes until SIGTERM, as its own process (with CMAA_COURIER_IN_PROCESS=false for
+    `cmaa serve`): several may run against one PostgreSQL store; each envelope goes out once at a time."""
+    import signal
+    import threading
+
+    from service.courier import CourierThread
+    from service.observability import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    node = _node()
+    thread = CourierThread(node.courier, interval or settings.courier_interval_seconds or 0.5)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    thread.start()
+    err.print(f"cmaa courier for {settings.administration} running (store: {settings.store_url.split('@')[-1]})")
+    stop.wait()
+    finished = thread.stop(settings.shutdown_grace_seconds)
+    err.print("courier stopped" + ("" if finished else "; a delivery under way keeps its lease and is retried"))
+    node.close()
+
+
 @courier.command("run-once")
 def courier_run_once() -> None:
     """Deliver every due envelope once, then exit."""

@@ -91,3 +91,26 @@ def test_retention_days_pick_the_key_and_the_sweep_finds_only_the_expired(vault)
     days = sorted(k["retain_until"] for k in vault.keys(case_id=str(case_id)))
     assert days == ["2026-11-28", "2026-12-23"]  # the item's 5 days; the default 30 for the rest
     assert [k["retain_until"] for k in vault.expired(datetime(2026, 11, 29).date())] == ["2026-11-28"]
+
+
+def test_sealing_waits_its_turn_when_another_process_writes_sqlite(tmp_path):
+    """A CLI command or a courier process writing the same SQLite file at the same time: sealing
+    takes the write lock before it reads, so it waits instead of failing with "database is locked"."""
+    import sqlite3
+    import threading
+    import time
+
+    store = EventStore(f"sqlite:///{tmp_path / 'shared.db'}")
+    vault = store.attach_vault(secrets.token_bytes(32), lambda agreement: 30)
+    other = sqlite3.connect(tmp_path / "shared.db", isolation_level=None, timeout=10)
+    other.execute("BEGIN")
+    other.execute("INSERT INTO cmaa_pd_subjects (pseudonym, subject_id) VALUES ('elsewhere', 'x')")
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(vault.seal_event("AssistanceRequested", uuid4(), 1,
+                                                                             opening())))
+    worker.start()
+    time.sleep(0.3)
+    other.execute("COMMIT")  # the other writer commits while the sealing waits
+    worker.join(timeout=15)
+    assert outcome and is_sealed(outcome[0]["content"]["targets"][0])
+    store.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -15,6 +14,7 @@ from domain.case import AssistanceCase
 from domain.errors import CaseNotFound, InvalidInput, NotFound
 from domain.findings import findings
 from domain.reads import RecordRead
+from service.periodic import Periodic
 from service.principal import Principal
 
 log = logging.getLogger("cmaa.audit")
@@ -117,32 +117,24 @@ class AuditService:
         return self.keystore.node_signing_key().private_key
 
 
-class SealerThread:
+class SealerThread(Periodic):
     """Seals and checkpoints in the background of a node process."""
 
+    name = "cmaa-sealer"
+
     def __init__(self, audit: AuditService, interval: float, metrics=None):
-        self.audit, self.interval, self.metrics = audit, interval, metrics
+        super().__init__(interval)
+        self.audit, self.metrics = audit, metrics
         self.last_ok: float | None = None  # monotonic time of the last successful pass (for /readyz)
         self.started = time.monotonic()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="cmaa-sealer", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.audit.seal_and_checkpoint()
-                self.last_ok = time.monotonic()
-                outcome = "ok"
-            except Exception:  # the sealer resumes from the store next pass
-                log.exception("sealing failed")
-                outcome = "failed"
-            if self.metrics is not None:
-                self.metrics.sealer_passes.labels(outcome).inc()
-            self._stop.wait(self.interval)
+    def tick(self) -> None:
+        try:
+            self.audit.seal_and_checkpoint()
+            self.last_ok = time.monotonic()
+            outcome = "ok"
+        except Exception:  # the sealer resumes from the store next pass
+            log.exception("sealing failed")
+            outcome = "failed"
+        if self.metrics is not None:
+            self.metrics.sealer_passes.labels(outcome).inc()

@@ -11,7 +11,6 @@ finds the subject, its key table finds the cases.
 from __future__ import annotations
 
 import logging
-import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,6 +23,7 @@ from domain.errors import CaseNotFound, ConcurrentUpdate, InvalidInput, NotFound
 from domain.personal_data import ARTICLE, erased_marker
 from service.exchange import PERSONAL_KINDS
 from service.observability import current_request_id
+from service.periodic import Periodic
 from service.principal import Principal
 
 log = logging.getLogger("cmaa.dpo")
@@ -253,27 +253,21 @@ class DpoService:
         return {"since": min(r["since"] for r in restricted.values())}
 
 
-class SweepThread:
+class SweepThread(Periodic):
     """Runs the retention sweep every ``interval`` seconds in the service."""
 
+    name = "cmaa-retention-sweep"
+    delay_first = True
+
     def __init__(self, dpo: DpoService, interval: float):
-        self.dpo, self.interval = dpo, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="cmaa-retention-sweep", daemon=True)
+        super().__init__(interval)
+        self.dpo = dpo
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.dpo.sweep()
-            except Exception:  # noqa: BLE001 - logged and counted; the next sweep tries again
-                log.exception("retention sweep failed")
+    def tick(self) -> None:
+        try:
+            self.dpo.sweep()
+        except Exception:  # noqa: BLE001 - logged and counted; the next sweep tries again
+            log.exception("retention sweep failed")
 
 
 def _day(ms: Any) -> str:

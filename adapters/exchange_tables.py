@@ -19,6 +19,8 @@ from typing import Any, Sequence
 
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+import psycopg
+from eventsourcing.persistence import IntegrityError, ProgrammingError
 from psycopg.sql import SQL
 
 from adapters.audit_log import tables as audit_tables
@@ -115,6 +117,18 @@ class CmaaPostgresRecorder(PostgresApplicationRecorder):
     def table_prefix(self) -> str:
         schema = self.datastore.schema
         return f'"{schema}".' if schema else ""
+
+    def create_table(self) -> None:
+        # The library creates its composite type in a transaction of its own and tolerates only
+        # "already exists"; replicas starting together can instead collide in the catalog
+        # (UniqueViolation on pg_type, or "relation ... already exists"). The loser tries again
+        # and then finds the type there.
+        for attempt in range(3):
+            try:
+                return super().create_table()
+            except (IntegrityError, ProgrammingError, psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):
+                if attempt == 2:
+                    raise
 
     def _create_table(self, curs) -> None:
         # Replicas starting together would race in the catalog on CREATE ... IF NOT

@@ -146,23 +146,24 @@ class Vault:
         return [hmac.new(self._index_key, ident.encode(), hashlib.sha256).hexdigest()
                 for ident in identifiers_of(subject)]
 
+    def _indexed(self, names: list[str]) -> dict[str, str]:
+        """pseudonym -> subject id, for those of ``names`` already in the index."""
+        if not names:
+            return {}
+        rows = self._run(f"SELECT pseudonym, subject_id FROM {{p}}cmaa_pd_subjects WHERE pseudonym IN "
+                         f"({self._marks(len(names))})", tuple(names), ("pseudonym", "subject_id"))
+        return {r["pseudonym"]: r["subject_id"] for r in rows}
+
     def find_subjects(self, subject: dict[str, Any]) -> list[str]:
         """The subject ids any of ``subject``'s identifiers point to (usually one)."""
-        names = self.pseudonyms(subject)
-        if not names:
-            return []
-        rows = self._run(f"SELECT subject_id FROM {{p}}cmaa_pd_subjects WHERE pseudonym IN ({self._marks(len(names))})",
-                         tuple(names), ("subject_id",))
-        return sorted({r["subject_id"] for r in rows})
+        return sorted(set(self._indexed(self.pseudonyms(subject)).values()))
 
     def subject_for(self, subject: dict[str, Any]) -> str:
         """The subject id of a target, recorded under every identifier it carries."""
         names = self.pseudonyms(subject)
-        known = self.find_subjects(subject)
-        subject_id = known[0] if known else uuid.uuid4().hex
-        insert = ("INSERT INTO {p}cmaa_pd_subjects (pseudonym, subject_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
-        for name in names:
-            self._run(insert, (name, subject_id))
+        known = self._indexed(names)
+        subject_id = min(known.values()) if known else uuid.uuid4().hex
+        self._insert_pseudonyms([n for n in names if n not in known], subject_id)
         if not known and names:
             # Another writer may have indexed one of these identifiers first: its subject stands.
             return self.find_subjects(subject)[0]
@@ -170,7 +171,12 @@ class Vault:
 
     def index(self, subject: dict[str, Any], subject_id: str) -> None:
         """Record more identifiers of a known subject (a rectified name, a new document)."""
-        for name in self.pseudonyms(subject):
+        names = self.pseudonyms(subject)
+        known = self._indexed(names)
+        self._insert_pseudonyms([n for n in names if n not in known], subject_id)
+
+    def _insert_pseudonyms(self, names: list[str], subject_id: str) -> None:
+        for name in names:
             self._run("INSERT INTO {p}cmaa_pd_subjects (pseudonym, subject_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                       (name, subject_id))
 
@@ -276,15 +282,15 @@ class Vault:
             for target in targets_of(event_name, state):
                 self.index(target, state["subject_id"])
         else:
-            subjects = [self.subject_for(t) for t in targets_of(event_name, state)]
-            subjects = subjects or self.case_subjects(case_id) or [UNIDENTIFIED + case_id]
+            subject_of = {id(t): self.subject_for(t) for t in targets_of(event_name, state)}
+            subjects = list(subject_of.values()) or self.case_subjects(case_id) or [UNIDENTIFIED + case_id]
         for part in parts:
             value = part.container[part.key]
             if is_sealed(value):
                 continue
             retain = (at + timedelta(days=part.retention_days or default_days)).date().isoformat()
             own = part.kind == TARGET and isinstance(value, dict) and not state.get("subject_id")
-            concerned = [self.subject_for(value)] if own else subjects
+            concerned = [subject_of.get(id(value)) or self.subject_for(value)] if own else subjects
             keys = [self._key_for(s, case_id, retain) for s in sorted(set(concerned))]
             aad = f"{case_id}|{scope}|{part.path}"
             part.container[part.key] = self._seal(keys, self._encode(value), aad)
@@ -356,6 +362,11 @@ class Vault:
         self._run("DELETE FROM {p}cmaa_pd_restrictions WHERE subject_id = ?", (subject_id,))
         return bool(was)
 
+    def restricted_since(self, case_id: str, targets: Iterable[dict] = ()) -> str | None:
+        """The earliest day a subject of the case (or of ``targets`` not yet stored) was restricted."""
+        restricted = self.restrictions(self.subjects_concerned(case_id, targets))
+        return min(r["since"] for r in restricted.values()) if restricted else None
+
     def restrictions(self, subject_ids: Iterable[str]) -> dict[str, dict]:
         ids = tuple(sorted(set(subject_ids)))
         if not ids:
@@ -373,10 +384,12 @@ class Vault:
     def log_activity(self, *, official: str, role: str, action: str, purpose: str, at: datetime,
                      case_id: str | None = None, subject_ids: Iterable[str] = (), request_id: str | None = None) -> None:
         ms = int(at.timestamp() * 1000)
-        for subject_id in sorted(set(subject_ids)) or [None]:
-            self._run(f"INSERT INTO {{p}}cmaa_pd_activity ({', '.join(self.ACTIVITY_COLUMNS)}) "
-                      f"VALUES ({self._marks(len(self.ACTIVITY_COLUMNS))})",
-                      (uuid.uuid4().hex, ms, official, role, action, purpose[:500], case_id, subject_id, request_id))
+        with self._transaction(write=True):
+            for subject_id in sorted(set(subject_ids)) or [None]:
+                    self._run(f"INSERT INTO {{p}}cmaa_pd_activity ({', '.join(self.ACTIVITY_COLUMNS)}) "
+                          f"VALUES ({self._marks(len(self.ACTIVITY_COLUMNS))})",
+                          (uuid.uuid4().hex, ms, official, role, action, purpose[:500], case_id, subject_id,
+                           request_id))
 
     def activity(self, *, subject_id: str | None = None, official: str | None = None, limit: int = 1000) -> list[dict]:
         where, params = [], []

@@ -98,9 +98,8 @@ class ConsentService:
         personal = [i for i in item_ids if case.items_by_id.get(i, {}).get("personal_data")]
         if vault is None or not personal:
             return
-        restricted = vault.restrictions(vault.case_subjects(str(case.id)))
-        if restricted:
-            since = min(r["since"] for r in restricted.values())
+        since = vault.restricted_since(str(case.id))
+        if since:
             raise ProcessingRestricted(
                 f"item(s) {', '.join(personal)} hold personal data whose processing the data protection officer "
                 f"restricted on {since}; no disclosure or use until it is lifted", article=PD_ARTICLE, field="items")

@@ -179,10 +179,9 @@ class ExchangeService:
         if self.vault is not None and kind in PERSONAL_KINDS:
             # JP-NO Art. 9(2): no further processing of a restricted subject's data; what waits in the
             # outbox is sealed like the events, and is erased with them.
-            targets = (body.get("content") or {}).get("targets") or []
-            restricted = self.vault.restrictions(self.vault.subjects_concerned(str(case.id), targets))
-            if restricted:
-                since = min(r["since"] for r in restricted.values())
+            targets = (body.get("content") or body).get("targets") or []
+            since = self.vault.restricted_since(str(case.id), targets)
+            if since:
                 raise ProcessingRestricted(
                     f"the data protection officer restricted processing of personal data in this case on {since}; "
                     f"a {kind} carrying it cannot be sent until the restriction is lifted", article=PD_ARTICLE)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -23,8 +23,6 @@ from adapters.merkle import ProofError, verify_consistency
 from domain.errors import DomainError
 
 log = logging.getLogger("cmaa.witness")
-_LOCKS: dict[tuple[int, str], threading.Lock] = {}
-_LOCKS_GUARD = threading.Lock()
 
 
 class HistoryAlarm(DomainError):
@@ -47,6 +45,8 @@ class Witness:
     directory: Any  # DirectoryService
     keystore: Any
     courier: Any = None  # its HTTP client (TLS configured) fetches consistency proofs from partners
+    _locks: dict = field(default_factory=dict, repr=False)  # one per partner: witnessing is serialised
+    _locks_guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def own_origin(self) -> str:
@@ -95,8 +95,8 @@ class Witness:
         return cosign(note, self.own_origin, self.keystore.node_signing_key().private_key)
 
     def _lock(self, partner: str) -> threading.Lock:
-        with _LOCKS_GUARD:
-            return _LOCKS.setdefault((id(self), partner), threading.Lock())
+        with self._locks_guard:
+            return self._locks.setdefault(partner, threading.Lock())
 
     def _consistent(self, partner, record, old_size, old_root, size, root, held_note, note,
                     shrunk: bool = False) -> bool:

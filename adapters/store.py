@@ -108,8 +108,15 @@ class EventStore(Application):
         self.mapper.vault = vault
         return vault
 
-    def load(self, aggregate_id: UUID, not_found: Exception | None = None) -> Any:
+    def load(self, aggregate_id: UUID, not_found: Exception | None = None, *, sealed: bool = False) -> Any:
+        """The aggregate as stored now; ``sealed``: with its personal data left sealed, for a
+        command that appends an event without personal data and never shows the state."""
         try:
+            if sealed:
+                from adapters.vault import reading_sealed
+
+                with reading_sealed():
+                    return self.repository.get(aggregate_id)
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise (not_found or NotFound(f"nothing stored under id {aggregate_id}")) from None

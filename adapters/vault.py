@@ -405,6 +405,22 @@ class Vault:
         return rows
 
 
+_reads = threading.local()
+
+
+@contextmanager
+def reading_sealed():
+    """Within this block (this thread), events are read with their personal parts left
+    sealed: for a command that needs none of them (recording a delivery) — no vault
+    round trip, no key unwrapped, and a read that is not a read of personal data."""
+    before = getattr(_reads, "sealed", False)
+    _reads.sealed = True
+    try:
+        yield
+    finally:
+        _reads.sealed = before
+
+
 class SealingMapper(Mapper):
     """The library's mapper, sealing declared personal data before an event is stored.
 
@@ -428,7 +444,7 @@ class SealingMapper(Mapper):
 
     def to_domain_event(self, stored_event):
         event = super().to_domain_event(stored_event)
-        if self.vault is not None:
+        if self.vault is not None and not getattr(_reads, "sealed", False):
             state = vars(event)
             self.vault.unseal_event(type(event).__name__, event.originator_id, event.originator_version, state)
         return event

@@ -63,6 +63,12 @@ def delivered_rows(url: str) -> list[dict]:
         store.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def submit(base: str, headers: dict, n: int, rate: float | None, threads: int = 4) -> float:
     """Post ``n`` requests, at ``rate`` per second if given, else as fast as ``threads`` clients go."""
     body = jp_no_request()
@@ -89,7 +95,8 @@ def submit(base: str, headers: dict, n: int, rate: float | None, threads: int = 
     return time.perf_counter() - start
 
 
-def run(backend: str, n: int, rate: float | None, tmp: Path, courier_process: bool = False) -> dict:
+def run(backend: str, n: int, rate: float | None, tmp: Path, courier_process: bool = False,
+        profile: str | None = None) -> dict:
     if backend == "sqlite":
         url_no, url_jp = f"sqlite:///{tmp / 'no.db'}", f"sqlite:///{tmp / 'jp.db'}"
         schemas = []
@@ -119,6 +126,14 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier_process: bo
             if time.monotonic() > deadline:
                 raise RuntimeError("warm-up did not complete")
             time.sleep(0.2)
+        pids = {"sender": no.process.pid, "receiver": jp.process.pid}
+        if courier is not None:
+            pids["courier"] = courier.pid
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        spies = [subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--gil",
+                                   "--output", str(Path(profile) / f"{backend}-{name}.txt")],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for name, pid in pids.items()] if profile and rate is None else []
         submit_seconds = submit(no.base, headers, n, rate)
         deadline = time.monotonic() + 300
         while True:
@@ -127,12 +142,16 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier_process: bo
             if len(done) >= n + 20 or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
+        for spy in spies:  # py-spy writes its profile on SIGINT
+            spy.send_signal(2)
+            spy.wait(timeout=60)
+        cpu_ms = {name: round((cpu_seconds(pid) - cpu_before[name]) * 1000 / n, 2) for name, pid in pids.items()}
         measured = sorted(done, key=lambda r: r["created_at"])[20:]
         latencies = [r["delivered_at"] - r["created_at"] for r in measured]
         span = (max(r["delivered_at"] for r in measured) - min(r["created_at"] for r in measured)) / 1000
         return {"backend": backend, "n": len(measured), "rate": rate, "submit_s": submit_seconds,
                 "exchanges_per_s": len(measured) / span, "p50_ms": statistics.median(latencies),
-                "p99_ms": statistics.quantiles(latencies, n=100)[98], "not_delivered": len(rows) - len(done),
+                "p99_ms": statistics.quantiles(latencies, n=100)[98], "cpu_ms_per_exchange": cpu_ms, "not_delivered": len(rows) - len(done),
                 "not_delivered_by_status": dict(collections.Counter(
                     f"{r['status']}: {(r['last_error'] or r['rejection'] or '')[:80]}" for r in rows
                     if r["status"] != "delivered"))}
@@ -156,6 +175,8 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--courier-process", action="store_true",
                         help="run the sending node's courier as its own process (cmaa courier run)")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="sample each node process with py-spy during the max-load run (collapsed stacks in DIR)")
     args = parser.parse_args()
     base = baseline()
     print(f"baseline: raw envelope seal+open {base:,.0f}/s (one process)")
@@ -163,12 +184,13 @@ def main() -> None:
     for backend in backends:
         for rate in (None, args.rate):
             with tempfile.TemporaryDirectory() as tmp:
-                result = run(backend, args.n, rate, Path(tmp), args.courier_process)
+                result = run(backend, args.n, rate, Path(tmp), args.courier_process, args.profile)
             load = "max" if rate is None else f"{rate:.0f}/s"
             print(json.dumps(result))
             print(f"{backend + (' +courier' if args.courier_process else ''):<17} load {load:<6} {result['exchanges_per_s']:8.1f} full exchanges/s  "
                   f"p50 {result['p50_ms']:7.1f} ms  p99 {result['p99_ms']:7.1f} ms  "
                   f"ratio to baseline {result['exchanges_per_s'] / base:.3f}")
+            print(" " * 17 + " CPU ms per exchange: " + ", ".join(f"{k} {v}" for k, v in result["cpu_ms_per_exchange"].items()))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,11 @@ class Witness:
     courier: Any = None  # its HTTP client (TLS configured) fetches consistency proofs from partners
     _locks: dict = field(default_factory=dict, repr=False)  # one per partner: witnessing is serialised
     _locks_guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # The last checkpoint witnessed from each partner and our cosignature of it: the same note
+    # presented again (every envelope and receipt until the partner's next checkpoint) was
+    # verified and found consistent already, so it is answered from here.
+    _witnessed: dict = field(default_factory=dict, repr=False)
+    _kept: dict = field(default_factory=dict, repr=False)  # the last cosignature kept from each partner
 
     @property
     def own_origin(self) -> str:
@@ -67,6 +72,9 @@ class Witness:
         nothing to cosign yet. Raises :class:`HistoryAlarm` or :class:`BadCheckpoint`."""
         if not note:
             return None
+        seen = self._witnessed.get(partner)
+        if seen is not None and seen[0] == note:
+            return seen[1]
         record = self.directory.directory().partner(partner)
         key = OKPKey.import_key(record["directory"]["node_key"]).public_key
         try:
@@ -92,7 +100,9 @@ class Witness:
                                                             held_note, note):
                     return None  # could not fetch a proof now: witness it at the next exchange
             self.log.hold(partner, size, root, note)
-        return cosign(note, self.own_origin, self.keystore.node_signing_key().private_key)
+            cosignature = cosign(note, self.own_origin, self.keystore.node_signing_key().private_key)
+            self._witnessed[partner] = (note, cosignature)
+        return cosignature
 
     def _lock(self, partner: str) -> threading.Lock:
         with self._locks_guard:
@@ -123,6 +133,7 @@ class Witness:
         return True
 
     def _alarm(self, partner: str, reason: str, held: str, presented: str) -> None:
+        self._witnessed.pop(partner, None)
         self.directory._change("raise_history_alarm", by="witness", administration=partner, reason=reason,
                                held=held, presented=presented)
         log.error("history alarm for %s: %s", partner, reason)
@@ -133,10 +144,11 @@ class Witness:
         starts a new witnessed history (the old one stays in the event log)."""
         self.directory._change("clear_history_alarm", by=by, administration=partner, resolution=resolution)
         self.log.forget(partner)
+        self._witnessed.pop(partner, None)
 
     def keep_cosignature(self, partner: str, note: str | None) -> None:
         """Keep a partner's cosignature of our checkpoint if it verifies."""
-        if not note:
+        if not note or self._kept.get(partner) == note:
             return
         try:
             key = OKPKey.import_key(self.directory.directory().partner(partner)["directory"]["node_key"]).public_key
@@ -145,3 +157,4 @@ class Witness:
         except (ValueError, KeyError):
             return
         self.log.keep_cosignature(size, partner, note)
+        self._kept[partner] = note

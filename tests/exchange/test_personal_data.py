@@ -315,3 +315,29 @@ def test_spontaneous_assistance_names_its_subjects_and_they_are_found_on_both_no
         assert ITEM_TEXT in values and FREE_TEXT in values
         assert {h["provided_by"] for h in case["held"]} == {"JP"}
     assert leaks(no, tmp_path) == [] and leaks(jp, tmp_path) == []
+
+
+def test_recording_a_delivery_opens_none_of_the_cases_personal_data(nodes, monkeypatch):
+    """The courier records a receipt on the case without unsealing its events (no vault
+    round trip, no key unwrapped): the only personal data it opens is the envelope it sends."""
+    no, jp = nodes
+    vault = no.node.store.mapper.vault
+    opened_scopes = []
+    real = type(vault).unseal_event
+
+    def counting(self, event_name, originator_id, scope, state, erased=None):
+        if self is vault and counting.on:  # NO's vault (both nodes run in this process), while delivering
+            opened_scopes.append(f"{event_name}@{scope}")
+        return real(self, event_name, originator_id, scope, state, erased)
+
+    counting.on = False
+    monkeypatch.setattr(type(vault), "unseal_event", counting)
+    response = no.api.post("/cases", json=request_on(PERSON), headers=no.official)
+    assert response.status_code == 201, response.text
+    counting.on = True
+    assert no.deliver() == 1
+    counting.on = False
+    assert opened_scopes and all("@outbox:" in scope for scope in opened_scopes), opened_scopes
+    case = no.api.get(f"/cases/{response.json()['id']}", headers=no.official).json()
+    assert [d["status"] for d in case["deliveries"]] == ["delivered"]
+    assert case["content"]["targets"][0]["name"] == PERSON["name"]  # the stored events still open for a reader

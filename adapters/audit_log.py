@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +113,16 @@ class AuditLog:
     def _transaction(self):
         return self.store.recorder.datastore.transaction(commit=True)
 
+    @contextmanager
+    def _write_transaction(self):
+        """A transaction that reads, then writes. On SQLite it takes the write lock first,
+        waiting its turn: one that reads first fails at once with "database is locked" when
+        another process (the courier, a CLI command) writes the file in between."""
+        with self._transaction() as cursor:
+            if not self.postgres:
+                cursor.execute("UPDATE cmaa_checkpoints SET tree_size = tree_size WHERE 1 = 0")
+            yield cursor
+
     # -- sealing -------------------------------------------------------------------------
     def seal(self, batch: int = 1000) -> int:
         """Append leaves for events stored since the last seal; return how many."""
@@ -120,7 +131,7 @@ class AuditLog:
         notifications = self.store.recorder.select_notifications(expected[1] + 1, batch)
         if not notifications:
             return 0
-        with self._transaction() as cursor:
+        with self._write_transaction() as cursor:
             if self.postgres:
                 cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s)) AS locked", (SEALER_LOCK,))
                 if not cursor.fetchone()["locked"]:
@@ -188,7 +199,7 @@ class AuditLog:
         """Sign and store a checkpoint of the log as it is now."""
         size, root = self.root()
         note = sign_checkpoint(self.origin, size, root, key)
-        with self._transaction() as cursor:
+        with self._write_transaction() as cursor:
             cursor.execute(self.sql("SELECT tree_size FROM {p}cmaa_checkpoints WHERE tree_size = ?"), (size,))
             if cursor.fetchone() is None:
                 cursor.execute(self.sql("INSERT INTO {p}cmaa_checkpoints (tree_size, root, note, created_at) "
@@ -234,7 +245,7 @@ class AuditLog:
         return size, bytes(root), note
 
     def hold(self, partner: str, size: int, root: bytes, note: str) -> None:
-        with self._transaction() as cursor:
+        with self._write_transaction() as cursor:
             cursor.execute(self.sql("SELECT 1 FROM {p}cmaa_witnessed WHERE partner = ? AND tree_size = ?"),
                            (partner, size))
             if cursor.fetchone() is None:
@@ -242,11 +253,11 @@ class AuditLog:
                                         "VALUES (?, ?, ?, ?)"), (partner, size, root, note))
 
     def forget(self, partner: str) -> None:
-        with self._transaction() as cursor:
+        with self._write_transaction() as cursor:
             cursor.execute(self.sql("DELETE FROM {p}cmaa_witnessed WHERE partner = ?"), (partner,))
 
     def keep_cosignature(self, size: int, witness: str, note: str) -> None:
-        with self._transaction() as cursor:
+        with self._write_transaction() as cursor:
             cursor.execute(self.sql("SELECT 1 FROM {p}cmaa_cosignatures WHERE tree_size = ? AND witness = ?"),
                            (size, witness))
             if cursor.fetchone() is None:

@@ -110,6 +110,10 @@ class Vault:
         self._local = threading.local()
 
     # -- SQL ----------------------------------------------------------------------------
+    def atomic(self, write: bool = False):
+        """Several vault calls in one transaction (``write``: taking SQLite's write lock first)."""
+        return self._transaction(write=write)
+
     @contextmanager
     def _transaction(self, write: bool = False):
         """One transaction for everything an event's sealing or opening needs (nested: joined)."""
@@ -364,7 +368,8 @@ class Vault:
 
     def restricted_since(self, case_id: str, targets: Iterable[dict] = ()) -> str | None:
         """The earliest day a subject of the case (or of ``targets`` not yet stored) was restricted."""
-        restricted = self.restrictions(self.subjects_concerned(case_id, targets))
+        with self._transaction():  # its three lookups in one transaction
+            restricted = self.restrictions(self.subjects_concerned(case_id, targets))
         return min(r["since"] for r in restricted.values()) if restricted else None
 
     def restrictions(self, subject_ids: Iterable[str]) -> dict[str, dict]:

@@ -8,6 +8,9 @@ run. Baseline, same run: raw envelope seal+open (sign, encrypt, decrypt,
 verify) per second in one process.
 
     python bench/exchange.py [--n 1000] [--rate 100] [--backend sqlite|postgres|both]
+                             [--courier process|thread|external] [--profile DIR]
+
+It also prints the CPU milliseconds each process spent per exchange (Linux /proc).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.factories import jp_no_request  # noqa: E402
-from tests.servers import two_administrations  # noqa: E402
+from tests.servers import children, two_administrations  # noqa: E402
 
 PG = os.environ.get("CMAA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -95,7 +98,7 @@ def submit(base: str, headers: dict, n: int, rate: float | None, threads: int = 
     return time.perf_counter() - start
 
 
-def run(backend: str, n: int, rate: float | None, tmp: Path, courier_process: bool = False,
+def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "process",
         profile: str | None = None) -> dict:
     if backend == "sqlite":
         url_no, url_jp = f"sqlite:///{tmp / 'no.db'}", f"sqlite:///{tmp / 'jp.db'}"
@@ -112,12 +115,12 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier_process: bo
     no, jp, token, _ = two_administrations(tmp, url_no, url_jp, CMAA_COURIER_INTERVAL_SECONDS="0.05",
                                            CMAA_LOG_LEVEL="error", CMAA_RATE_LIMIT_OFFICIAL="10000000/minute",
                                            CMAA_RATE_LIMIT_PARTNER="10000000/minute",
-                                           CMAA_COURIER_IN_PROCESS="false" if courier_process else "true")
-    courier = None
+                                           CMAA_COURIER=courier)
+    external = None
     try:
         no.start(), jp.start()
-        if courier_process:  # NO's courier as its own process (`cmaa courier run`)
-            courier = subprocess.Popen([sys.executable, "-m", "service.cli", "courier", "run", "--interval", "0.02"],
+        if courier == "external":  # NO's courier as its own process, started by hand (`cmaa courier run`)
+            external = subprocess.Popen([sys.executable, "-m", "service.cli", "courier", "run", "--interval", "0.02"],
                                        env=no.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         headers = {"Authorization": f"Bearer {token}"}
         submit(no.base, headers, 20, None)  # warm up both nodes
@@ -127,8 +130,10 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier_process: bo
                 raise RuntimeError("warm-up did not complete")
             time.sleep(0.2)
         pids = {"sender": no.process.pid, "receiver": jp.process.pid}
-        if courier is not None:
-            pids["courier"] = courier.pid
+        if external is not None:
+            pids["courier"] = external.pid
+        elif courier == "process":  # the child `cmaa serve` started
+            pids["courier"] = children(no.process.pid)[0]
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         spies = [subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--gil",
                                    "--output", str(Path(profile) / f"{backend}-{name}.txt")],
@@ -156,9 +161,9 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier_process: bo
                     f"{r['status']}: {(r['last_error'] or r['rejection'] or '')[:80]}" for r in rows
                     if r["status"] != "delivered"))}
     finally:
-        if courier is not None:
-            courier.terminate()
-            courier.wait(timeout=30)
+        if external is not None:
+            external.terminate()
+            external.wait(timeout=30)
         no.stop(), jp.stop()
         if schemas:
             import psycopg
@@ -173,8 +178,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=100.0, help="offered load for the latency run")
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--courier-process", action="store_true",
-                        help="run the sending node's courier as its own process (cmaa courier run)")
+    parser.add_argument("--courier", choices=["process", "thread", "external"], default="process",
+                        help="CMAA_COURIER of the sending node: a child of cmaa serve (default), a thread in it, "
+                        "or `cmaa courier run` started beside it")
     parser.add_argument("--profile", metavar="DIR",
                         help="sample each node process with py-spy during the max-load run (collapsed stacks in DIR)")
     args = parser.parse_args()
@@ -184,13 +190,13 @@ def main() -> None:
     for backend in backends:
         for rate in (None, args.rate):
             with tempfile.TemporaryDirectory() as tmp:
-                result = run(backend, args.n, rate, Path(tmp), args.courier_process, args.profile)
+                result = run(backend, args.n, rate, Path(tmp), args.courier, args.profile)
             load = "max" if rate is None else f"{rate:.0f}/s"
             print(json.dumps(result))
-            print(f"{backend + (' +courier' if args.courier_process else ''):<17} load {load:<6} {result['exchanges_per_s']:8.1f} full exchanges/s  "
+            print(f"{backend + ' courier=' + args.courier:<24} load {load:<6} {result['exchanges_per_s']:8.1f} full exchanges/s  "
                   f"p50 {result['p50_ms']:7.1f} ms  p99 {result['p99_ms']:7.1f} ms  "
                   f"ratio to baseline {result['exchanges_per_s'] / base:.3f}")
-            print(" " * 17 + " CPU ms per exchange: " + ", ".join(f"{k} {v}" for k, v in result["cpu_ms_per_exchange"].items()))
+            print(" " * 24 + " CPU ms per exchange: " + ", ".join(f"{k} {v}" for k, v in result["cpu_ms_per_exchange"].items()))
 
 
 if __name__ == "__main__":

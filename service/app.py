@@ -14,7 +14,7 @@ from service import problems
 from service.limits import BodySizeLimit
 from service.node import Node, build_node
 from service.audit import SealerThread
-from service.courier import CourierThread
+from service.courier import CourierProcess, CourierThread
 from service.dpo import SweepThread
 from service.observability import RequestObservability
 from service.routes import agreements, audit, cases, directory, dpo, exchange, information, operations
@@ -91,11 +91,13 @@ def api_shell(lifespan=None) -> FastAPI:
 
 
 def create_app(settings: Settings | None = None, *, node: Node | None = None,
-               run_courier: bool | None = None) -> FastAPI:
+               run_courier: bool | None = None, courier_child: bool = False) -> FastAPI:
     """Build the app; pass ``node`` to share one (tests, two nodes in one process).
 
-    The courier runs in the background while the app is up unless ``run_courier``
-    is false or ``CMAA_COURIER_INTERVAL_SECONDS`` is 0.
+    The courier runs while the app is up unless ``run_courier`` is false,
+    ``CMAA_COURIER_INTERVAL_SECONDS`` is 0 or ``CMAA_COURIER`` is ``external``:
+    as a child process when ``CMAA_COURIER`` is ``process`` and ``courier_child``
+    (``cmaa serve``), else as a thread (an app embedded in another process, the demo).
     """
     settings = settings or (node.settings if node else Settings())
     owns_node = node is None
@@ -105,8 +107,12 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         courier = sealer = None
-        if run_courier and settings.courier_in_process:
-            courier = CourierThread(app.state.node.courier, settings.courier_interval_seconds or 0.5)
+        interval = settings.courier_interval_seconds or 0.5
+        if run_courier and settings.courier == "process" and courier_child:
+            courier = CourierProcess(app.state.node.exchange, app.state.node.metrics, interval)
+        elif run_courier and settings.courier != "external":
+            courier = CourierThread(app.state.node.courier, interval)
+        if courier is not None:
             app.state.courier = courier
             courier.start()
         if run_courier and settings.sealer_interval_seconds > 0:

@@ -113,7 +113,7 @@ def serve(
     # JSON logs; uvicorn's access log (raw paths and query strings) is replaced by ours.
     # On SIGTERM uvicorn stops accepting, drains requests for the grace period, then the
     # app's shutdown lets the courier finish or hand back its deliveries.
-    uvicorn.run(create_app(settings, node=node), host=settings.host, port=settings.port,
+    uvicorn.run(create_app(settings, node=node, courier_child=True), host=settings.host, port=settings.port,
                 log_level=settings.log_level, log_config=uvicorn_log_config(), access_log=False,
                 timeout_graceful_shutdown=int(settings.shutdown_grace_seconds), **tls)
 
@@ -355,10 +355,14 @@ def partners_clear_alarm(administration: str, resolution: Annotated[str, typer.O
 def courier_run(
     interval: Annotated[Optional[float], typer.Option(min=0.01, max=3600, help="Idle poll in seconds "
                                                       "(default CMAA_COURIER_INTERVAL_SECONDS)")] = None,
+    child: Annotated[bool, typer.Option(hidden=True, help="Started by `cmaa serve` (CMAA_COURIER=process): woken "
+                                        "by lines on stdin, stops at EOF, reports counters on stdout")] = False,
 ) -> None:
-    """Deliver envelopes until SIGTERM, as its own process (with CMAA_COURIER_IN_PROCESS=false for
+    """Deliver envelopes until SIGTERM, as its own process (with CMAA_COURIER=external for
     `cmaa serve`): several may run against one PostgreSQL store; each envelope goes out once at a time."""
+    import os
     import signal
+    import sys
     import threading
 
     from service.courier import CourierThread
@@ -369,12 +373,39 @@ def courier_run(
     node = _node()
     thread = CourierThread(node.courier, interval or settings.courier_interval_seconds or 0.5)
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # A child ignores Ctrl-C (it reaches the whole process group): the node stops it with SIGTERM.
+    signal.signal(signal.SIGINT, signal.SIG_IGN if child else (lambda *_: stop.set()))
     thread.start()
+    if child:
+        def woken_by_the_node():  # a line per queued envelope; EOF: the node has gone, even if killed
+            while os.read(0, 4096):
+                thread.wake.set()
+            stop.set()
+
+        def report():
+            last = None
+            while True:
+                stopped = stop.wait(1.0)
+                current = json.dumps(node.metrics.courier_report())
+                if current != last:
+                    try:
+                        sys.stdout.write(current + "\n")
+                        sys.stdout.flush()
+                    except (BrokenPipeError, ValueError):
+                        return
+                    last = current
+                if stopped:
+                    return
+
+        threading.Thread(target=woken_by_the_node, name="cmaa-courier-wake", daemon=True).start()
+        reporter = threading.Thread(target=report, name="cmaa-courier-report", daemon=True)
+        reporter.start()
     err.print(f"cmaa courier for {settings.administration} running (store: {settings.store_url.split('@')[-1]})")
     stop.wait()
     finished = thread.stop(settings.shutdown_grace_seconds)
+    if child:
+        reporter.join(timeout=5)  # the last counts reach the node
     err.print("courier stopped" + ("" if finished else "; a delivery under way keeps its lease and is retried"))
     node.close()
 

@@ -180,13 +180,15 @@ class ExchangeService:
             # JP-NO Art. 9(2): no further processing of a restricted subject's data; what waits in the
             # outbox is sealed like the events, and is erased with them.
             targets = (body.get("content") or body).get("targets") or []
-            since = self.vault.restricted_since(str(case.id), targets)
-            if since:
-                raise ProcessingRestricted(
-                    f"the data protection officer restricted processing of personal data in this case on {since}; "
-                    f"a {kind} carrying it cannot be sent until the restriction is lifted", article=PD_ARTICLE)
-            payload["body"] = self.vault.seal_event(f"Outbox:{kind}", case.id, f"outbox:{envelope_id}", body,
-                                                    agreement=case.agreement)
+            with self.vault.atomic(write=True):  # the check and the sealing: one vault transaction
+                since = self.vault.restricted_since(str(case.id), targets)
+                if since:
+                    raise ProcessingRestricted(
+                        f"the data protection officer restricted processing of personal data in this case on "
+                        f"{since}; a {kind} carrying it cannot be sent until the restriction is lifted",
+                        article=PD_ARTICLE)
+                payload["body"] = self.vault.seal_event(f"Outbox:{kind}", case.id, f"outbox:{envelope_id}", body,
+                                                        agreement=case.agreement)
         return [outbox_row(envelope_id=envelope_id, case_id=str(case.id), partner=case.partner_administration,
                            kind=kind, payload=payload, request_id=current_request_id())]
 

@@ -12,6 +12,7 @@ steps and rejection codes — never an id, a path or a personal-data value.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -53,6 +54,36 @@ class Metrics:
 
     def attach(self, node: Any) -> None:
         self.registry.register(StoreCollector(node))
+
+    # -- the courier as a child process (service/courier.py CourierProcess) -------------------
+    RELAYED = ("deliveries", "delivery_rejections", "delivery_retries")
+
+    def courier_report(self) -> dict:
+        """This process's courier counters: ``{attribute: [[labels, value], ...]}``."""
+        report = {}
+        for attr in self.RELAYED:
+            samples = getattr(self, attr).collect()[0].samples
+            report[attr] = [[s.labels, s.value] for s in samples if s.name.endswith("_total")]
+        return report
+
+    def relay_courier_report(self, source: Any, report: dict) -> None:
+        """Add what a courier child counted since its last report to this node's counters
+        (so ``/metrics`` shows them, and they stay monotonic when a child is replaced)."""
+        if not hasattr(self, "_relayed"):
+            self._relayed, self._relay_lock = {}, threading.Lock()
+        with self._relay_lock:
+            for attr in self.RELAYED:
+                counter = getattr(self, attr)
+                for entry in report.get(attr, ()):
+                    try:
+                        labels, value = dict(entry[0]), float(entry[1])
+                        key = (source, attr, tuple(sorted(labels.items())))
+                        delta = value - self._relayed.get(key, 0.0)
+                        if delta > 0:
+                            counter.labels(**labels).inc(delta)
+                            self._relayed[key] = value
+                    except (TypeError, ValueError, IndexError):
+                        log.warning("metrics: a malformed courier report entry was ignored")
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

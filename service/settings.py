@@ -32,8 +32,9 @@ class Settings(BaseSettings):
                                    "its directory); default http://<host>:<port>")
     envelope_max_skew_seconds: int = Field(300, ge=5, le=86_400, description="Accepted clock difference for envelopes")
     courier_interval_seconds: float = Field(0.5, ge=0, le=3600, description="Courier idle poll; 0 disables it")
-    courier_in_process: bool = Field(True, description="Run the courier inside `cmaa serve`; false: run it as its "
-                                     "own process with `cmaa courier run` (its own CPU, not the API's)")
+    courier: Literal["process", "thread", "external"] = Field(
+        "process", description="Where `cmaa serve` runs the courier: `process` a child process (its own CPU and "
+        "GIL; measured fastest), `thread` inside the API process, `external` none (run `cmaa courier run` yourself)")
     tls_cert: Path | None = Field(None, description="PEM certificate chain this node presents (server and client)")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
     sealer_interval_seconds: float = Field(1.0, ge=0, le=3600, description="How often new events are sealed into "

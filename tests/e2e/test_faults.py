@@ -137,19 +137,19 @@ def test_sigterm_under_traffic_exits_cleanly_and_every_accepted_request_is_deliv
 
 
 def test_the_courier_as_its_own_process_delivers_and_stops_cleanly(pair):
-    """CMAA_COURIER_IN_PROCESS=false: `cmaa serve` takes requests, `cmaa courier run` delivers."""
+    """CMAA_COURIER=external: `cmaa serve` takes requests, `cmaa courier run` delivers."""
     import signal
     import subprocess
     import sys
 
     no, jp, no_h, jp_h = pair
-    no.start(CMAA_COURIER_IN_PROCESS="false")
+    no.start(CMAA_COURIER="external")
     jp.start()
     case_id = httpx.post(f"{no.base}/cases", json=jp_no_request(), headers=no_h).json()["id"]
     with pytest.raises(AssertionError):  # nobody delivers yet
         wait_until(lambda: their_case(jp, jp_h, case_id), timeout=2)
     courier = subprocess.Popen([sys.executable, "-m", "service.cli", "courier", "run", "--interval", "0.1"],
-                               env={**no.env, "CMAA_COURIER_IN_PROCESS": "false"}, stdout=subprocess.PIPE,
+                               env={**no.env, "CMAA_COURIER": "external"}, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
         theirs = wait_until(lambda: their_case(jp, jp_h, case_id))

@@ -154,3 +154,27 @@ def test_a_bundle_carries_partner_cosignatures_that_verify_offline(nodes):
     bundle["cosignatures"][0]["note"] = bundle["cosignatures"][0]["note"].replace("cmaa-exchange/JP ",
                                                                                   "cmaa-exchange/JP A")
     assert "manipulation" in {p.kind for p in verify_bundle(bundle).problems}
+
+
+def test_a_checkpoint_presented_again_is_answered_from_memory_and_a_new_one_is_checked(nodes, monkeypatch):
+    """Every envelope and receipt carries the sender's latest checkpoint: the same note again
+    gets the same cosignature without a store round trip; a different one is checked in full."""
+    no, jp = nodes
+    witness, note = jp.node.exchange.witness, checkpoint(no).note
+    reads = []
+    real = type(witness.log).held_from
+    monkeypatch.setattr(type(witness.log), "held_from", lambda self, partner: reads.append(partner) or real(self, partner))
+    first = witness.observe("NO", note)
+    assert first and reads == ["NO"]
+    assert witness.observe("NO", note) == first and reads == ["NO"]
+    request(no)
+    grown = checkpoint(no).note
+    assert witness.observe("NO", grown) != first and reads == ["NO", "NO"]
+    forked = sign_checkpoint("cmaa-exchange/NO", checkpoint(no).size, b"\x07" * 32,
+                             no.node.exchange.keystore.node_signing_key().private_key)
+    try:
+        witness.observe("NO", forked)
+    except Exception as error:  # noqa: BLE001 - the alarm
+        assert type(error).__name__ == "HistoryAlarm"
+    else:
+        raise AssertionError("a fork was answered from memory")

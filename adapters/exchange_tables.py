@@ -77,7 +77,21 @@ def outbox_row(*, envelope_id: str, case_id: str, partner: str, kind: str, paylo
             "request_id": request_id}
 
 
-def _insert_rows(cursor, prefix: str, mark: str, outbox: Sequence[dict], inbox: dict | None) -> None:
+def outcome_update(envelope_id: str, *, receipt: str | None = None, rejection: dict | None = None) -> tuple[str, tuple]:
+    """The statement that records an outbox envelope's final state: delivered with its receipt,
+    or rejected (``{p}`` for the table prefix, ``?`` for parameters)."""
+    if receipt is not None:
+        return ("UPDATE {p}cmaa_outbox SET status = 'delivered', receipt = ?, delivered_at = ?, "
+                "lease_owner = NULL, lease_until = NULL WHERE envelope_id = ?", (receipt, _now_ms(), envelope_id))
+    return ("UPDATE {p}cmaa_outbox SET status = 'rejected', rejection = ?, lease_owner = NULL, "
+            "lease_until = NULL WHERE envelope_id = ?", (json.dumps(rejection), envelope_id))
+
+
+def _insert_rows(cursor, prefix: str, mark: str, outbox: Sequence[dict], inbox: dict | None,
+                 outcome: tuple[str, tuple] | None = None) -> None:
+    if outcome:  # the envelope's final state, in the same transaction as the case event recording it
+        sql, params = outcome
+        cursor.execute(sql.replace("{p}", prefix).replace("?", mark), params)
     for row in outbox:
         columns = ", ".join(OUTBOX_COLUMNS)
         marks = ", ".join([mark] * len(OUTBOX_COLUMNS))
@@ -101,7 +115,7 @@ class CmaaSQLiteRecorder(SQLiteApplicationRecorder):
 
     def _insert_events(self, c, stored_events, **kwargs: Any):
         ids = super()._insert_events(c, stored_events, **kwargs)
-        _insert_rows(c, "", "?", kwargs.get("outbox", ()), kwargs.get("inbox"))
+        _insert_rows(c, "", "?", kwargs.get("outbox", ()), kwargs.get("inbox"), kwargs.get("outcome"))
         return ids
 
 
@@ -138,7 +152,8 @@ class CmaaPostgresRecorder(PostgresApplicationRecorder):
 
     def _insert_events(self, curs, stored_events, **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
-        _insert_rows(curs, self.table_prefix, "%s", kwargs.get("outbox", ()), kwargs.get("inbox"))
+        _insert_rows(curs, self.table_prefix, "%s", kwargs.get("outbox", ()), kwargs.get("inbox"),
+                     kwargs.get("outcome"))
 
 
 def _now_ms() -> int:
@@ -208,20 +223,11 @@ class ExchangeTables:
                          "AND next_attempt_at <= ?", (_now_ms(),), fetch=True)
         return int(rows[0]["first"]) if rows and rows[0]["first"] is not None else None
 
-    def record_attempt(self, envelope_id: str, owner: str, digest: str) -> None:
-        row = self.get(envelope_id)
-        digests = json.loads(row["sent_digests"]) + [digest] if row else [digest]
+    def record_attempt(self, envelope_id: str, owner: str, digests: list[str]) -> None:
+        """Before sending: the digests of every envelope sent for this row so far, this one last
+        (the claimed row's, as only its lease holder writes them), so a receipt for any attempt verifies."""
         self._run("UPDATE {p}cmaa_outbox SET sent_digests = ?, attempts = attempts + 1 "
                   "WHERE envelope_id = ? AND lease_owner = ?", (json.dumps(digests), envelope_id, owner))
-
-    def mark_delivered(self, envelope_id: str, receipt: str) -> None:
-        self._run("UPDATE {p}cmaa_outbox SET status = 'delivered', receipt = ?, delivered_at = ?, "
-                  "lease_owner = NULL, lease_until = NULL WHERE envelope_id = ?",
-                  (receipt, _now_ms(), envelope_id))
-
-    def mark_rejected(self, envelope_id: str, rejection: dict) -> None:
-        self._run("UPDATE {p}cmaa_outbox SET status = 'rejected', rejection = ?, lease_owner = NULL, "
-                  "lease_until = NULL WHERE envelope_id = ?", (json.dumps(rejection), envelope_id))
 
     def mark_retry(self, envelope_id: str, owner: str, error: str, delay_ms: int) -> None:
         self._run("UPDATE {p}cmaa_outbox SET last_error = ?, next_attempt_at = ?, lease_owner = NULL, "

@@ -125,11 +125,12 @@ class EventStore(Application):
         return aggregate_id in self.repository
 
     def commit(self, *aggregates: Aggregate, outbox: tuple[dict, ...] | list[dict] = (),
-               inbox: dict | None = None) -> int:
-        """Store the pending events of ``aggregates`` atomically, with any outbox rows
-        and inbox row in the same transaction; return the last notification id."""
+               inbox: dict | None = None, outcome: tuple[str, tuple] | None = None) -> int:
+        """Store the pending events of ``aggregates`` atomically, with any outbox rows,
+        inbox row and outbox outcome (``exchange_tables.outcome_update``) in the same
+        transaction; return the last notification id."""
         try:
-            recordings = self.save(*aggregates, outbox=tuple(outbox), inbox=inbox)
+            recordings = self.save(*aggregates, outbox=tuple(outbox), inbox=inbox, outcome=outcome)
         except IntegrityError:
             # Another writer stored the same version first (optimistic concurrency).
             raise ConcurrentUpdate(

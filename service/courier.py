@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 
 from adapters import jose
+from adapters.exchange_tables import outcome_update
 from adapters.store import EventStore
 from domain.errors import ConcurrentUpdate, DomainError
 from service.exchange import ExchangeService
@@ -110,8 +111,8 @@ class Courier:
             sealed = self.exchange.seal(payload)
         except DomainError as error:
             return self._retry(row, str(error), "not-sendable")
-        digest = jose.sha256_hex(sealed)
-        self.store.exchange.record_attempt(envelope_id, self.owner, digest)
+        digests = json.loads(row["sent_digests"]) + [jose.sha256_hex(sealed)]
+        self.store.exchange.record_attempt(envelope_id, self.owner, digests)
         try:
             headers = {"Content-Type": "application/jose+json"}
             if row.get("request_id"):
@@ -119,7 +120,6 @@ class Courier:
             response = self.http.post(f"{endpoint.rstrip('/')}/exchange/inbox", content=sealed, headers=headers)
         except httpx.HTTPError as error:
             return self._retry(row, f"transport: {type(error).__name__}", "transport")
-        digests = json.loads(row["sent_digests"]) + [digest]
         if response.status_code == 200:
             return self._delivered(row, response, digests)
         return self._refused(row, response)
@@ -139,8 +139,8 @@ class Courier:
                 log.error("witnessing %s's checkpoint from a receipt: %s", row["partner"], error)
         self._on_case(row, lambda case: case.record_delivery(
             envelope_id=row["envelope_id"], kind=row["kind"], receipt=receipt,
-            envelope_sha256=claims["envelope_sha256"], at=self.clock.now()))
-        self.store.exchange.mark_delivered(row["envelope_id"], receipt)
+            envelope_sha256=claims["envelope_sha256"], at=self.clock.now()),
+            outcome_update(row["envelope_id"], receipt=receipt))
         self._count(row, "delivered")
         log.info("envelope delivered; receipt verified and stored",
                  extra={"envelope_id": row["envelope_id"], "partner": row["partner"], "kind": row["kind"]})
@@ -161,8 +161,8 @@ class Courier:
             return self._retry(row, f"HTTP {response.status_code}", f"http-{response.status_code}")
         self._on_case(row, lambda case: case.record_rejection(
             envelope_id=row["envelope_id"], kind=row["kind"], step=claims.get("step"), code=claims.get("code", ""),
-            reason=claims.get("reason", ""), signed_rejection=signed, at=self.clock.now()))
-        self.store.exchange.mark_rejected(row["envelope_id"], claims)
+            reason=claims.get("reason", ""), signed_rejection=signed, at=self.clock.now()),
+            outcome_update(row["envelope_id"], rejection=claims))
         self._count(row, "rejected")
         if self.metrics is not None:
             self.metrics.delivery_rejections.labels(row["partner"], str(claims.get("step")),
@@ -179,8 +179,8 @@ class Courier:
                   "reason": f"not sent: the personal data it carried was {marker.strip('[]')}"}
         self._on_case(row, lambda case: case.record_rejection(
             envelope_id=row["envelope_id"], kind=row["kind"], step=None, code=claims["code"],
-            reason=claims["reason"], signed_rejection=None, at=self.clock.now()))
-        self.store.exchange.mark_rejected(row["envelope_id"], claims)
+            reason=claims["reason"], signed_rejection=None, at=self.clock.now()),
+            outcome_update(row["envelope_id"], rejection=claims))
         self._count(row, "not-sent-erased")
         log.warning("envelope not sent: its personal data was erased", extra={"envelope_id": row["envelope_id"],
                                                                               "partner": row["partner"]})
@@ -204,13 +204,14 @@ class Courier:
         if self.metrics is not None:
             self.metrics.deliveries.labels(row["partner"], outcome).inc()
 
-    def _on_case(self, row: dict, change) -> None:
+    def _on_case(self, row: dict, change, outcome: tuple[str, tuple]) -> None:
+        """Record the envelope's outcome on its case, and mark the outbox row, in one transaction."""
         for _ in range(10):
             # Recording a delivery outcome needs none of the case's personal data: left sealed.
             case = self.store.load(uuid.UUID(row["case_id"]), sealed=True)
             change(case)
             try:
-                self.store.commit(case)
+                self.store.commit(case, outcome=outcome)
                 return
             except ConcurrentUpdate:
                 continue

@@ -28,6 +28,23 @@ def test_a_request_opens_the_requested_sides_case_and_the_receipt_is_stored(node
     assert no.node.store.exchange.pending() == []
 
 
+def test_a_receipt_already_recorded_on_the_case_still_marks_the_outbox_row(nodes):
+    """Two couriers racing for one envelope (or a retry): the second receipt adds no event to the
+    case, and the row is marked delivered in that same (event-less) transaction."""
+    no, jp = nodes
+    case = no.api.post("/cases", json=jp_no_request(), headers=no.official).json()
+    assert no.deliver() == 1
+    [row] = no.node.store.exchange.for_case(case["id"])
+    assert row["status"] == "delivered"
+    no.node.store.exchange._run("UPDATE {p}cmaa_outbox SET status = 'pending', receipt = NULL, next_attempt_at = 0 "
+                                "WHERE envelope_id = ?", (row["envelope_id"],))
+    assert no.deliver() == 1  # re-sent: JP answers with the receipt it gave
+    [again] = no.node.store.exchange.for_case(case["id"])
+    assert again["status"] == "delivered" and again["receipt"] == row["receipt"]
+    history = [e["event"] for e in no.api.get(f"/cases/{case['id']}/history", headers=no.official).json()["data"]]
+    assert history.count("EnvelopeDelivered") == 1
+
+
 def test_acknowledgement_and_restricted_reply_travel_back(nodes):
     no, jp = nodes
     case_id = no.api.post("/cases", json=jp_no_request(), headers=no.official).json()["id"]

@@ -56,6 +56,17 @@ def test_parts_are_sealed_and_open_only_in_their_place(vault):
     assert "does not open" in vault.unseal_event("AssistanceRequested", case_id, 1, swapped)["content"]["case_description"]
 
 
+def test_sealing_leaves_the_event_it_was_given_as_it_was(vault):
+    """The mapper seals a copy: the aggregate's state in memory keeps its plaintext."""
+    event = opening()
+    event["items"].append({"item_id": "b", "title": "t", "content": "Nyström's ledger", "personal_data": True})
+    before = copy.deepcopy(event)
+    sealed = vault.seal_event("AssistanceRequested", uuid4(), 1, event)
+    assert is_sealed(sealed["content"]["targets"][0]) and is_sealed(sealed["items"][1]["content"])
+    assert event == before
+    assert sealed["items"][0] is event["items"][0]  # what holds no personal data is shared, not copied
+
+
 def test_the_index_finds_a_subject_by_any_identifier_and_never_stores_one(vault):
     case_id = uuid4()
     vault.seal_event("AssistanceRequested", case_id, 1, opening())

@@ -360,12 +360,10 @@ def courier_run(
 ) -> None:
     """Deliver envelopes until SIGTERM, as its own process (with CMAA_COURIER=external for
     `cmaa serve`): several may run against one PostgreSQL store; each envelope goes out once at a time."""
-    import os
     import signal
-    import sys
     import threading
 
-    from service.courier import CourierThread
+    from service.courier import CourierThread, child_of_the_node
     from service.observability import configure_logging
 
     settings = Settings()
@@ -377,34 +375,11 @@ def courier_run(
     # A child ignores Ctrl-C (it reaches the whole process group): the node stops it with SIGTERM.
     signal.signal(signal.SIGINT, signal.SIG_IGN if child else (lambda *_: stop.set()))
     thread.start()
-    if child:
-        def woken_by_the_node():  # a line per queued envelope; EOF: the node has gone, even if killed
-            while os.read(0, 4096):
-                thread.wake.set()
-            stop.set()
-
-        def report():
-            last = None
-            while True:
-                stopped = stop.wait(1.0)
-                current = json.dumps(node.metrics.courier_report())
-                if current != last:
-                    try:
-                        sys.stdout.write(current + "\n")
-                        sys.stdout.flush()
-                    except (BrokenPipeError, ValueError):
-                        return
-                    last = current
-                if stopped:
-                    return
-
-        threading.Thread(target=woken_by_the_node, name="cmaa-courier-wake", daemon=True).start()
-        reporter = threading.Thread(target=report, name="cmaa-courier-report", daemon=True)
-        reporter.start()
+    reporter = child_of_the_node(thread, node.metrics, stop) if child else None
     err.print(f"cmaa courier for {settings.administration} running (store: {settings.store_url.split('@')[-1]})")
     stop.wait()
     finished = thread.stop(settings.shutdown_grace_seconds)
-    if child:
+    if reporter is not None:
         reporter.join(timeout=5)  # the last counts reach the node
     err.print("courier stopped" + ("" if finished else "; a delivery under way keeps its lease and is retried"))
     node.close()

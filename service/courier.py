@@ -337,3 +337,34 @@ class CourierProcess:
             process.kill()
             process.wait()
             return False
+
+
+def child_of_the_node(thread: CourierThread, metrics: Any, stop: threading.Event) -> threading.Thread:
+    """The child's side of :class:`CourierProcess`: a line on stdin wakes the courier, EOF (the
+    node has gone, even if killed) stops it; its counters go to stdout when they change.
+    Returns the reporting thread, which sends the last counts once ``stop`` is set."""
+
+    def woken_by_the_node():
+        while os.read(0, 4096):
+            thread.wake.set()
+        stop.set()
+
+    def report():
+        last = None
+        while True:
+            stopped = stop.wait(1.0)
+            current = json.dumps(metrics.courier_report())
+            if current != last:
+                try:
+                    sys.stdout.write(current + "\n")
+                    sys.stdout.flush()
+                except (BrokenPipeError, ValueError):
+                    return
+                last = current
+            if stopped:
+                return
+
+    threading.Thread(target=woken_by_the_node, name="cmaa-courier-wake", daemon=True).start()
+    reporter = threading.Thread(target=report, name="cmaa-courier-report", daemon=True)
+    reporter.start()
+    return reporter

@@ -27,6 +27,8 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._relayed: dict = {}  # (courier child, counter, labels) -> the value it last reported
+        self._relay_lock = threading.Lock()
         r = self.registry
         self.requests = Counter("cmaa_http_requests", "API requests by route template and status",
                                 ["method", "route", "status"], registry=r)
@@ -69,8 +71,6 @@ class Metrics:
     def relay_courier_report(self, source: Any, report: dict) -> None:
         """Add what a courier child counted since its last report to this node's counters
         (so ``/metrics`` shows them, and they stay monotonic when a child is replaced)."""
-        if not hasattr(self, "_relayed"):
-            self._relayed, self._relay_lock = {}, threading.Lock()
         with self._relay_lock:
             for attr in self.RELAYED:
                 counter = getattr(self, attr)

@@ -1,6 +1,8 @@
 """The event store: the eventsourcing library, its recorder chosen from a URL.
 
-``sqlite:///path``          native SQLite recorder (WAL), the embedded default
+``sqlite:///path``          native SQLite recorder (WAL), the embedded default;
+                            ``?synchronous=normal`` trades durability against
+                            power loss for speed (see ``SQLiteFactory`` below)
 ``postgresql://u:p@h:p/db`` native PostgreSQL recorder (psycopg 3); ``?schema=``
                             selects a schema
 ``sqlite+sqlalchemy:///``,  the eventsourcing-sqlalchemy recorders, kept for the
@@ -19,6 +21,8 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.sqlite import SQLiteConnectionPool
+from eventsourcing.sqlite import SQLiteFactory as LibrarySQLiteFactory
 from sqlalchemy.engine import make_url
 
 from domain.errors import ConcurrentUpdate, NotFound
@@ -49,7 +53,12 @@ def env_for_url(url: str) -> dict[str, str]:
             raise StoreConfigError("CMAA_DATABASE_URL: sqlite URLs name a file, e.g. sqlite:///var/cmaa/cmaa.db")
         if database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": database, "SQLITE_LOCK_TIMEOUT": "10",
+        synchronous = str(parsed.query.get("synchronous", "full")).lower()
+        if synchronous not in SYNCHRONOUS:
+            raise StoreConfigError("CMAA_DATABASE_URL: ?synchronous= is full (the default: a commit is on disk "
+                                   "before it is acknowledged) or normal (faster; see the README)")
+        return {"PERSISTENCE_MODULE": "adapters.store:SQLiteFactory", "SQLITE_DBNAME": database,
+                "SQLITE_LOCK_TIMEOUT": "10", "SQLITE_SYNCHRONOUS": synchronous,
                 "APPLICATION_RECORDER_TOPIC": "adapters.exchange_tables:CmaaSQLiteRecorder"}
     if backend in ("postgresql", "postgres"):
         env = {
@@ -71,6 +80,39 @@ def env_for_url(url: str) -> dict[str, str]:
     raise StoreConfigError(
         f"CMAA_DATABASE_URL: unsupported database {backend!r}; use sqlite:///... or postgresql://..."
     )
+
+
+SYNCHRONOUS = ("full", "normal")
+
+
+class _SynchronousPool(SQLiteConnectionPool):
+    def __init__(self, synchronous: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.synchronous = synchronous
+
+    def _create_connection(self):
+        connection = super()._create_connection()
+        if not self.is_sqlite_memory_mode:
+            connection._sqlite_conn.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
+        return connection
+
+
+class SQLiteFactory(LibrarySQLiteFactory):
+    """The library's SQLite factory, with the ``synchronous`` setting of every connection.
+
+    ``full`` (default): each commit is flushed to disk (fsync of the WAL) before it
+    returns, so what the node acknowledged survives a power loss or an OS crash.
+    ``normal``: in WAL mode a commit is written but flushed only at checkpoints —
+    every acknowledged commit survives the node process crashing or being killed,
+    but the latest ones can be lost if the machine loses power. Measured ~40 % more
+    full exchanges/s (README, *Exchange performance*)."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        synchronous = (self.env.get("SQLITE_SYNCHRONOUS") or "full").lower()
+        pool = self.datastore.pool
+        self.datastore.pool = _SynchronousPool(synchronous, db_name=pool.db_name, lock_timeout=pool.lock_timeout)
+        pool.close()
 
 
 class EventStore(Application):

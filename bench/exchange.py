@@ -8,7 +8,8 @@ run. Baseline, same run: raw envelope seal+open (sign, encrypt, decrypt,
 verify) per second in one process.
 
     python bench/exchange.py [--n 1000] [--rate 100] [--backend sqlite|postgres|both]
-                             [--courier process|thread|external] [--profile DIR]
+                             [--courier process|thread|external] [--synchronous full|normal]
+                             [--profile DIR [--wall]]
 
 It also prints the CPU milliseconds each process spent per exchange (Linux /proc).
 """
@@ -99,9 +100,10 @@ def submit(base: str, headers: dict, n: int, rate: float | None, threads: int = 
 
 
 def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "process",
-        profile: str | None = None) -> dict:
+        profile: str | None = None, wall: bool = False, synchronous: str = "full") -> dict:
     if backend == "sqlite":
-        url_no, url_jp = f"sqlite:///{tmp / 'no.db'}", f"sqlite:///{tmp / 'jp.db'}"
+        query = "" if synchronous == "full" else f"?synchronous={synchronous}"
+        url_no, url_jp = f"sqlite:///{tmp / 'no.db'}{query}", f"sqlite:///{tmp / 'jp.db'}{query}"
         schemas = []
     else:
         import psycopg
@@ -135,7 +137,7 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "pro
         elif courier == "process":  # the child `cmaa serve` started
             pids["courier"] = children(no.process.pid)[0]
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        spies = [subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--gil",
+        spies = [subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "200", *(["--idle", "--native"] if wall else ["--gil"]),
                                    "--output", str(Path(profile) / f"{backend}-{name}.txt")],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for name, pid in pids.items()] if profile and rate is None else []
@@ -183,6 +185,10 @@ def main() -> None:
                         "or `cmaa courier run` started beside it")
     parser.add_argument("--profile", metavar="DIR",
                         help="sample each node process with py-spy during the max-load run (collapsed stacks in DIR)")
+    parser.add_argument("--synchronous", choices=["full", "normal"], default="full",
+                        help="SQLite: the store URL's ?synchronous= (full, the default, flushes every commit to disk)")
+    parser.add_argument("--wall", action="store_true", help="with --profile: sample every thread, idle or not "
+                        "(where the time goes), instead of only the thread holding the GIL (where the CPU goes)")
     args = parser.parse_args()
     base = baseline()
     print(f"baseline: raw envelope seal+open {base:,.0f}/s (one process)")
@@ -190,10 +196,11 @@ def main() -> None:
     for backend in backends:
         for rate in (None, args.rate):
             with tempfile.TemporaryDirectory() as tmp:
-                result = run(backend, args.n, rate, Path(tmp), args.courier, args.profile)
+                result = run(backend, args.n, rate, Path(tmp), args.courier, args.profile, args.wall,
+                             args.synchronous)
             load = "max" if rate is None else f"{rate:.0f}/s"
             print(json.dumps(result))
-            print(f"{backend + ' courier=' + args.courier:<24} load {load:<6} {result['exchanges_per_s']:8.1f} full exchanges/s  "
+            print(f"{backend + ('' if backend != 'sqlite' or args.synchronous == 'full' else '/normal') + ' courier=' + args.courier:<24} load {load:<6} {result['exchanges_per_s']:8.1f} full exchanges/s  "
                   f"p50 {result['p50_ms']:7.1f} ms  p99 {result['p99_ms']:7.1f} ms  "
                   f"ratio to baseline {result['exchanges_per_s'] / base:.3f}")
             print(" " * 24 + " CPU ms per exchange: " + ", ".join(f"{k} {v}" for k, v in result["cpu_ms_per_exchange"].items()))

@@ -47,22 +47,31 @@ class DirectoryService:
 
         Every read asks the store for events newer than the snapshot (another
         process may have written), applies them to a copy and publishes that copy;
-        a published snapshot is never mutated, so threads can share it. Callers
-        that change the directory use :meth:`directory_for_update`.
+        a published snapshot is never mutated, so threads can share it. The store
+        is read outside the lock (concurrent deliveries read at once); only
+        publishing a newer copy takes it. Callers that change the directory use
+        :meth:`directory_for_update`.
         """
         aggregate_id = directory_id(self.administration)
+        snapshot = self._snapshot
+        if snapshot is None:
+            with self._lock:
+                if self._snapshot is None:
+                    self._snapshot = self.store.load(aggregate_id,
+                                                     NotFound("the node is not initialised; run `cmaa init`"))
+                return self._snapshot
+        newer = list(self.store.events.get(aggregate_id, gt=snapshot.version))
+        if not newer:
+            return snapshot
         with self._lock:
-            snapshot = self._snapshot
-            if snapshot is None:
-                snapshot = self.store.load(aggregate_id, NotFound("the node is not initialised; run `cmaa init`"))
-            else:
-                newer = list(self.store.events.get(aggregate_id, gt=snapshot.version))
-                if newer:
-                    snapshot = deepcopy(snapshot)
-                    for event in newer:
-                        snapshot = event.mutate(snapshot)
-            self._snapshot = snapshot
-        return snapshot
+            current = self._snapshot
+            if current.version < newer[-1].originator_version:
+                current = deepcopy(current)
+                for event in newer:
+                    if event.originator_version > current.version:
+                        current = event.mutate(current)
+                self._snapshot = current
+            return current
 
     def directory_for_update(self) -> Directory:
         return deepcopy(self.directory())

@@ -13,7 +13,7 @@ from domain.errors import ConcurrentUpdate
 
 def test_sqlite_url_selects_the_native_recorder(tmp_path):
     env = env_for_url(f"sqlite:///{tmp_path}/x/cmaa.db")
-    assert env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite"
+    assert env["PERSISTENCE_MODULE"] == "adapters.store:SQLiteFactory"  # the library's, with `synchronous`
     assert env["SQLITE_DBNAME"] == f"{tmp_path}/x/cmaa.db"
     assert (tmp_path / "x").is_dir()
 
@@ -31,7 +31,20 @@ def test_sqlalchemy_recorders_are_selectable_for_measurement():
     assert env["SQLALCHEMY_URL"].startswith("postgresql+psycopg://")
 
 
-@pytest.mark.parametrize("url", ["mysql://x/y", "not a url", "sqlite://"])
+@pytest.mark.parametrize("query, level", [("", 2), ("?synchronous=full", 2), ("?synchronous=NORMAL", 1)])
+def test_every_sqlite_connection_commits_as_synchronously_as_the_url_says(tmp_path, query, level):
+    """Default FULL: a commit is flushed to disk before it is acknowledged; NORMAL only if asked."""
+    store = EventStore(f"sqlite:///{tmp_path / 'cmaa.db'}{query}")
+    store.commit(Directory(administration="NO", name="Norway"))
+    for commit in (False, True):  # reader and writer connections alike
+        with store.recorder.datastore.transaction(commit=commit) as cursor:
+            cursor.execute("PRAGMA synchronous")
+            assert cursor.fetchone()[0] == level
+    store.close()
+    assert (tmp_path / "cmaa.db").is_file()  # the query is not part of the file name
+
+
+@pytest.mark.parametrize("url", ["mysql://x/y", "not a url", "sqlite://", "sqlite:///x.db?synchronous=off"])
 def test_unsupported_urls_are_refused_with_the_setting_named(url):
     with pytest.raises(StoreConfigError, match="CMAA_DATABASE_URL"):
         env_for_url(url)

@@ -14,6 +14,7 @@ envelope at once.
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any, Sequence
 
@@ -132,7 +133,38 @@ class CmaaPostgresRecorder(PostgresApplicationRecorder):
         schema = self.datastore.schema
         return f'"{schema}".' if schema else ""
 
+    def _schema_ready(self) -> bool:
+        """Every table, index and added column this recorder creates is there already.
+
+        Checked from the catalog, which takes no lock on the tables: a CLI command or a
+        replica starting beside a node under load then runs no DDL at all. (``CREATE INDEX
+        IF NOT EXISTS`` locks its table even when the index exists; a node's transaction
+        holding the outbox and asking for the events table, against one creating tables in
+        the opposite order, was a deadlock.)"""
+        schema = self.datastore.schema or "public"
+        statements = [self.events_table_name] + [
+            found.group(1) for text in (_create_statements(""), audit_tables("", "BYTEA"), vault_tables(""))
+            for statement in text if (found := re.match(r"CREATE (?:UNIQUE )?(?:TABLE|INDEX) IF NOT EXISTS (\S+)",
+                                                         statement))]
+        names = [f'"{schema}".{name.split(".")[-1]}' for name in statements]
+        try:
+            with self.datastore.transaction(commit=False) as curs:
+                curs.execute("SELECT bool_and(to_regclass(name) IS NOT NULL) AS ready FROM unnest(%s::text[]) AS name",
+                             (names,))
+                if not curs.fetchone()["ready"]:
+                    return False
+                for table, column, _ in MIGRATIONS:
+                    curs.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
+                                 "AND table_name = %s AND column_name = %s", (schema, table, column))
+                    if curs.fetchone() is None:
+                        return False
+        except (ProgrammingError, psycopg.Error):
+            return False
+        return True
+
     def create_table(self) -> None:
+        if self._schema_ready():
+            return
         # The library creates its composite type in a transaction of its own and tolerates only
         # "already exists"; replicas starting together can instead collide in the catalog
         # (UniqueViolation on pg_type, or "relation ... already exists"). The loser tries again

@@ -100,7 +100,8 @@ def submit(base: str, headers: dict, n: int, rate: float | None, threads: int = 
 
 
 def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "process",
-        profile: str | None = None, wall: bool = False, synchronous: str = "full") -> dict:
+        profile: str | None = None, wall: bool = False, synchronous: str = "full",
+        node_env: dict[str, str] | None = None) -> dict:
     if backend == "sqlite":
         query = "" if synchronous == "full" else f"?synchronous={synchronous}"
         url_no, url_jp = f"sqlite:///{tmp / 'no.db'}{query}", f"sqlite:///{tmp / 'jp.db'}{query}"
@@ -117,7 +118,7 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "pro
     no, jp, token, _ = two_administrations(tmp, url_no, url_jp, CMAA_COURIER_INTERVAL_SECONDS="0.05",
                                            CMAA_LOG_LEVEL="error", CMAA_RATE_LIMIT_OFFICIAL="10000000/minute",
                                            CMAA_RATE_LIMIT_PARTNER="10000000/minute",
-                                           CMAA_COURIER=courier)
+                                           CMAA_COURIER=courier, **(node_env or {}))
     external = None
     try:
         no.start(), jp.start()
@@ -141,24 +142,30 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "pro
                                    "--output", str(Path(profile) / f"{backend}-{name}.txt")],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for name, pid in pids.items()] if profile and rate is None else []
-        submit_seconds = submit(no.base, headers, n, rate)
+        # A rated run first offers its rate for 2 s that are not counted (connections, pools and
+        # the pacing settle); their latencies are reported apart.
+        settle = int(2 * rate) if rate else 0
+        submit_seconds = submit(no.base, headers, n + settle, rate)
         deadline = time.monotonic() + 300
         while True:
             rows = delivered_rows(url_no)
             done = [r for r in rows if r["status"] == "delivered"]
-            if len(done) >= n + 20 or time.monotonic() > deadline:
+            if len(done) >= n + settle + 20 or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
         for spy in spies:  # py-spy writes its profile on SIGINT
             spy.send_signal(2)
             spy.wait(timeout=60)
         cpu_ms = {name: round((cpu_seconds(pid) - cpu_before[name]) * 1000 / n, 2) for name, pid in pids.items()}
-        measured = sorted(done, key=lambda r: r["created_at"])[20:]
+        ordered = sorted(done, key=lambda r: r["created_at"])
+        measured = ordered[20 + settle:]
+        settling = [r["delivered_at"] - r["created_at"] for r in ordered[20:20 + settle]]
         latencies = [r["delivered_at"] - r["created_at"] for r in measured]
         span = (max(r["delivered_at"] for r in measured) - min(r["created_at"] for r in measured)) / 1000
         return {"backend": backend, "n": len(measured), "rate": rate, "submit_s": submit_seconds,
                 "exchanges_per_s": len(measured) / span, "p50_ms": statistics.median(latencies),
-                "p99_ms": statistics.quantiles(latencies, n=100)[98], "cpu_ms_per_exchange": cpu_ms, "not_delivered": len(rows) - len(done),
+                "p99_ms": statistics.quantiles(latencies, n=100)[98], "cpu_ms_per_exchange": cpu_ms,
+                "settling_p99_ms": statistics.quantiles(settling, n=100)[98] if len(settling) > 1 else None, "not_delivered": len(rows) - len(done),
                 "not_delivered_by_status": dict(collections.Counter(
                     f"{r['status']}: {(r['last_error'] or r['rejection'] or '')[:80]}" for r in rows
                     if r["status"] != "delivered"))}
@@ -187,6 +194,8 @@ def main() -> None:
                         help="sample each node process with py-spy during the max-load run (collapsed stacks in DIR)")
     parser.add_argument("--synchronous", choices=["full", "normal"], default="full",
                         help="SQLite: the store URL's ?synchronous= (full, the default, flushes every commit to disk)")
+    parser.add_argument("--env", action="append", default=[], metavar="CMAA_X=VALUE",
+                        help="a setting for both nodes (repeatable), e.g. CMAA_SEALER_INTERVAL_SECONDS=0.2")
     parser.add_argument("--wall", action="store_true", help="with --profile: sample every thread, idle or not "
                         "(where the time goes), instead of only the thread holding the GIL (where the CPU goes)")
     args = parser.parse_args()
@@ -197,12 +206,14 @@ def main() -> None:
         for rate in (None, args.rate):
             with tempfile.TemporaryDirectory() as tmp:
                 result = run(backend, args.n, rate, Path(tmp), args.courier, args.profile, args.wall,
-                             args.synchronous)
+                             args.synchronous, dict(kv.split("=", 1) for kv in args.env))
             load = "max" if rate is None else f"{rate:.0f}/s"
             print(json.dumps(result))
             print(f"{backend + ('' if backend != 'sqlite' or args.synchronous == 'full' else '/normal') + ' courier=' + args.courier:<24} load {load:<6} {result['exchanges_per_s']:8.1f} full exchanges/s  "
                   f"p50 {result['p50_ms']:7.1f} ms  p99 {result['p99_ms']:7.1f} ms  "
                   f"ratio to baseline {result['exchanges_per_s'] / base:.3f}")
+            if result["settling_p99_ms"] is not None:
+                print(" " * 24 + f" first 2 s at this rate, not counted: p99 {result['settling_p99_ms']:.1f} ms")
             print(" " * 24 + " CPU ms per exchange: " + ", ".join(f"{k} {v}" for k, v in result["cpu_ms_per_exchange"].items()))
 
 

@@ -85,3 +85,30 @@ def test_events_survive_reopening_the_store(store_url):
         assert reopened.load(directory.id).name == "Norway"
     finally:
         reopened.close()
+
+
+@pytest.mark.postgres
+def test_opening_a_store_beside_a_busy_node_runs_no_ddl_and_cannot_deadlock(pg_url):
+    """A CLI command or a replica opening the store while a node's transaction holds the
+    outbox and is about to lock the events table: the second store must not take table
+    locks (it did, with CREATE INDEX IF NOT EXISTS, and one of the two died of a deadlock)."""
+    import threading
+
+    import psycopg
+
+    first = EventStore(pg_url)
+    base, schema = pg_url.split("?schema=")
+    with psycopg.connect(base) as node:  # a node's transaction, half-way through a commit
+        node.execute(f'INSERT INTO "{schema}".cmaa_outbox (envelope_id, case_id, partner, kind, payload, status, '
+                     "attempts, next_attempt_at, sent_digests, created_at) "
+                     "VALUES ('e', 'c', 'JP', 'request', '{}', 'pending', 0, 0, '[]', 0)")
+        opened = []
+        second = threading.Thread(target=lambda: opened.append(EventStore(pg_url)))
+        second.start()
+        second.join(timeout=5)
+        assert opened, "opening the store waited for the node's transaction"
+        node.execute(f'LOCK TABLE "{schema}".{first.recorder.events_table_name} IN EXCLUSIVE MODE')
+        node.rollback()
+    second.join(timeout=30)
+    for store in [first, *opened]:
+        store.close()

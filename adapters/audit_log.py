@@ -31,6 +31,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from adapters.merkle import MerkleTree, ProofError, leaf_hash
+from adapters.store import take_write_lock
 
 LEAF_VERSION = b"cmaa-leaf-v1"
 SEALER_LOCK = "cmaa:sealer"
@@ -115,12 +116,10 @@ class AuditLog:
 
     @contextmanager
     def _write_transaction(self):
-        """A transaction that reads, then writes. On SQLite it takes the write lock first,
-        waiting its turn: one that reads first fails at once with "database is locked" when
-        another process (the courier, a CLI command) writes the file in between."""
+        """A transaction that reads, then writes (on SQLite: holding the write lock from the start)."""
         with self._transaction() as cursor:
             if not self.postgres:
-                cursor.execute("UPDATE cmaa_checkpoints SET tree_size = tree_size WHERE 1 = 0")
+                take_write_lock(cursor)
             yield cursor
 
     # -- sealing -------------------------------------------------------------------------

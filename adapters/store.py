@@ -85,6 +85,15 @@ def env_for_url(url: str) -> dict[str, str]:
 SYNCHRONOUS = ("full", "normal")
 
 
+def take_write_lock(cursor) -> None:
+    """SQLite: take the database's write lock now, at the start of a transaction that reads
+    and then writes, waiting its turn (``SQLITE_LOCK_TIMEOUT``). Such a transaction would
+    otherwise fail at once with "database is locked" when another process (the courier
+    process, a CLI command) writes between its read and its write: SQLite cannot upgrade
+    it, and does not wait. A write that changes nothing takes the lock."""
+    cursor.execute("UPDATE cmaa_outbox SET attempts = attempts WHERE 1 = 0")
+
+
 class _SynchronousPool(SQLiteConnectionPool):
     def __init__(self, synchronous: str, **kwargs: Any):
         super().__init__(**kwargs)

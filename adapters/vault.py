@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
 from eventsourcing.persistence import Mapper
 
+from adapters.store import take_write_lock
 from domain.personal_data import TARGET, erased_marker, identifiers_of, personal_parts, targets_of
 
 SEALED = "AES-256-GCM/cmaa-pd-1"
@@ -143,10 +144,7 @@ class Vault:
             if not self.postgres:
                 cursor.execute("PRAGMA secure_delete = ON")  # a destroyed key's bytes are zeroed, not left in free pages
                 if write:
-                    # Take the write lock first (waiting its turn): a transaction that reads and then
-                    # writes would otherwise fail at once with "database is locked" when another
-                    # process (a CLI command, a courier process) writes at the same time.
-                    cursor.execute(f"UPDATE {self.prefix}cmaa_pd_keys SET key_id = key_id WHERE 1 = 0")
+                    take_write_lock(cursor)
             self._local.cursor = cursor
             try:
                 yield

@@ -272,7 +272,6 @@ class CourierProcess:
         self.exchange, self.metrics, self.interval = exchange, metrics, interval
         self.argv = argv or [sys.executable, "-m", "service.cli", "courier", "run", "--child"]
         self.process: subprocess.Popen | None = None
-        self.restarts = 0
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._supervisor = threading.Thread(target=self._supervise, name="cmaa-courier-supervisor", daemon=True)
@@ -317,7 +316,6 @@ class CourierProcess:
             if self._stopping.is_set():
                 return
             log.error("courier process exited unexpectedly (status %s); starting another", code)
-            self.restarts += 1
             if self._stopping.wait(self.RESTART_DELAY):
                 return
             self._spawn()

@@ -4,12 +4,14 @@ A full exchange: an official's request accepted by node NO -> sealed and
 delivered over HTTP -> verified and applied by node JP -> JP's signed receipt
 verified and stored by NO. Latency is measured per envelope from the outbox
 (queued at the request's commit -> receipt stored), throughput over the whole
-run. Baseline, same run: raw envelope seal+open (sign, encrypt, decrypt,
-verify) per second in one process.
+run. Baselines, same run: raw envelope seal+open (sign, encrypt, decrypt,
+verify) per second in one process; and the skeleton of a full exchange on the
+fixed stack with none of the node's own work (``bench/floor.py``), the ceiling
+this stack allows on this machine with one request per envelope.
 
     python bench/exchange.py [--n 1000] [--rate 100] [--backend sqlite|postgres|both]
                              [--courier process|thread|external] [--synchronous full|normal]
-                             [--profile DIR [--wall]]
+                             [--profile DIR [--wall]] [--no-floor]
 
 It also prints the CPU milliseconds each process spent per exchange (Linux /proc).
 """
@@ -198,9 +200,17 @@ def main() -> None:
                         help="a setting for both nodes (repeatable), e.g. CMAA_SEALER_INTERVAL_SECONDS=0.2")
     parser.add_argument("--wall", action="store_true", help="with --profile: sample every thread, idle or not "
                         "(where the time goes), instead of only the thread holding the GIL (where the CPU goes)")
+    parser.add_argument("--no-floor", action="store_true", help="skip the skeleton of the fixed stack (bench/floor.py)")
     args = parser.parse_args()
     base = baseline()
     print(f"baseline: raw envelope seal+open {base:,.0f}/s (one process)")
+    skeleton = None
+    if not args.no_floor:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import floor
+
+        skeleton = floor.run(2000)
+        print(floor.describe(skeleton))
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     for backend in backends:
         for rate in (None, args.rate):
@@ -211,7 +221,8 @@ def main() -> None:
             print(json.dumps(result))
             print(f"{backend + ('' if backend != 'sqlite' or args.synchronous == 'full' else '/normal') + ' courier=' + args.courier:<24} load {load:<6} {result['exchanges_per_s']:8.1f} full exchanges/s  "
                   f"p50 {result['p50_ms']:7.1f} ms  p99 {result['p99_ms']:7.1f} ms  "
-                  f"ratio to baseline {result['exchanges_per_s'] / base:.3f}")
+                  f"ratio to baseline {result['exchanges_per_s'] / base:.3f}"
+                  + (f", to skeleton {result['exchanges_per_s'] / skeleton['exchanges_per_s']:.2f}" if skeleton else ""))
             if result["settling_p99_ms"] is not None:
                 print(" " * 24 + f" first 2 s at this rate, not counted: p99 {result['settling_p99_ms']:.1f} ms")
             print(" " * 24 + " CPU ms per exchange: " + ", ".join(f"{k} {v}" for k, v in result["cpu_ms_per_exchange"].items()))

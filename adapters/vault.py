@@ -29,6 +29,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import threading
 import time
@@ -47,6 +48,8 @@ from eventsourcing.persistence import Mapper
 
 from adapters.store import take_write_lock
 from domain.personal_data import TARGET, erased_marker, identifiers_of, personal_parts, targets_of
+
+log = logging.getLogger("cmaa.vault")
 
 SEALED = "AES-256-GCM/cmaa-pd-1"
 UNIDENTIFIED = "unidentified:"  # subject id prefix for personal data whose subject is not named
@@ -363,8 +366,20 @@ class Vault:
             self._run(f"UPDATE {{p}}cmaa_pd_keys SET wrapped = NULL, erased_at = ?, erased_rule = ? "
                       f"WHERE key_id IN ({self._marks(len(live))}) AND erased_at IS NULL", (ms, rule, *live))
             if not self.postgres:
-                self._run("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._truncate_wal()
         return len(live)
+
+    def _truncate_wal(self, timeout: float = 10.0) -> None:
+        """Copy the WAL into the database file and empty it, so the destroyed keys' old bytes
+        are gone from the WAL too. A TRUNCATE checkpoint waits for readers of older snapshots;
+        the store's connections leave waiting to us (``adapters/store.py``), so it is retried
+        until it reports not busy (as SQLite's busy handler did, up to the same timeout)."""
+        deadline = time.monotonic() + timeout
+        while self._run("PRAGMA wal_checkpoint(TRUNCATE)", (), ("busy", "log", "done"))[0]["busy"]:
+            if time.monotonic() >= deadline:
+                log.warning("erasure: a reader held the WAL for %.0f s; the next checkpoint empties it", timeout)
+                return
+            time.sleep(0.001)
 
     def subjects_concerned(self, case_id: str, targets: Iterable[dict] = ()) -> list[str]:
         """The subjects a case's personal data concerns, with those of targets not yet stored."""

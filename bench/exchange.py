@@ -164,7 +164,14 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "pro
         settling = [r["delivered_at"] - r["created_at"] for r in ordered[20:20 + settle]]
         latencies = [r["delivered_at"] - r["created_at"] for r in measured]
         span = (max(r["delivered_at"] for r in measured) - min(r["created_at"] for r in measured)) / 1000
+        # Per second of the run: requests accepted and exchanges completed (a courier that
+        # falls behind the API while requests arrive shows here, and drains after).
+        first = min(r["created_at"] for r in measured)
+        accepted = collections.Counter(int((r["created_at"] - first) // 1000) for r in measured)
+        completed = collections.Counter(int((r["delivered_at"] - first) // 1000) for r in measured)
         return {"backend": backend, "n": len(measured), "rate": rate, "submit_s": submit_seconds,
+                "accepted_per_second": [accepted[i] for i in range(max(accepted) + 1)],
+                "completed_per_second": [completed[i] for i in range(max(completed) + 1)],
                 "exchanges_per_s": len(measured) / span, "p50_ms": statistics.median(latencies),
                 "p99_ms": statistics.quantiles(latencies, n=100)[98], "cpu_ms_per_exchange": cpu_ms,
                 "settling_p99_ms": statistics.quantiles(settling, n=100)[98] if len(settling) > 1 else None, "not_delivered": len(rows) - len(done),
@@ -226,6 +233,7 @@ def main() -> None:
             if result["settling_p99_ms"] is not None:
                 print(" " * 24 + f" first 2 s at this rate, not counted: p99 {result['settling_p99_ms']:.1f} ms")
             print(" " * 24 + " CPU ms per exchange: " + ", ".join(f"{k} {v}" for k, v in result["cpu_ms_per_exchange"].items()))
+            print(" " * 24 + f" per second: accepted {result['accepted_per_second']}, completed {result['completed_per_second']}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.store import store_busy
 from domain.errors import (
     ConcurrentUpdate,
     DomainError,
@@ -98,6 +99,12 @@ async def on_rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
 
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if store_busy(exc):  # SQLite: another writer held the store for the whole SQLITE_LOCK_TIMEOUT
+        log.warning("store busy on %s %s: nothing was changed", request.method, request.url.path)
+        response = problem(503, "store-busy", "Store busy", "the node's store stayed locked by another writer; "
+                           "nothing was changed, retry", request, retry_after=1)
+        response.headers["Retry-After"] = "1"
+        return response
     # Never a stack trace to the caller; the log keeps it for the operator.
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return problem(500, "internal-error", "Internal error",

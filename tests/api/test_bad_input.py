@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 
 import pytest
@@ -86,3 +87,26 @@ def test_an_out_of_range_cursor_is_a_422_problem(api, who, after):
     response = api.get("/cases", params={"after": after}, headers=who.official)
     assert response.status_code == 422
     assert response.json()["field"] == "query.after"
+
+
+def test_a_store_locked_by_another_writer_is_a_503_problem_and_nothing_is_stored(api, who, node, store_url):
+    if not store_url.startswith("sqlite"):
+        pytest.skip("SQLite's single write lock; PostgreSQL locks rows")
+    pool = node.store.recorder.datastore.pool
+    pool.lock_timeout = 1  # SQLITE_LOCK_TIMEOUT, shortened for the test
+    for connection in list(pool._pool):
+        connection.timeout = 0.5
+    other = sqlite3.connect(store_url.removeprefix("sqlite:///"), isolation_level=None)  # e.g. a CLI command
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        response = api.post("/cases", json=jp_no_request(), headers=who.official)
+    finally:
+        other.rollback()
+        other.close()
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["type"] == "urn:cmaa:problem:store-busy"
+    assert "Traceback" not in response.text
+    assert api.get("/cases", headers=who.official).json()["count"] == 0
+    assert api.post("/cases", json=jp_no_request(), headers=who.official).status_code == 201

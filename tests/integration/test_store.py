@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 import pytest
 
-from adapters.store import EventStore, StoreConfigError, env_for_url
+from adapters.store import EventStore, StoreConfigError, _patiently, env_for_url, store_busy
 from domain.directory import Directory
 from domain.errors import ConcurrentUpdate
 
@@ -112,3 +113,71 @@ def test_opening_a_store_beside_a_busy_node_runs_no_ddl_and_cannot_deadlock(pg_u
     second.join(timeout=30)
     for store in [first, *opened]:
         store.close()
+
+
+def _busy(code: int) -> sqlite3.OperationalError:
+    error = sqlite3.OperationalError("database is locked")
+    error.sqlite_errorcode = code
+    return error
+
+
+def test_a_locked_statement_is_tried_again_until_it_runs():
+    calls = []
+
+    def statement():
+        calls.append(1)
+        if len(calls) < 4:
+            raise _busy(sqlite3.SQLITE_BUSY)
+        return "ran"
+
+    assert _patiently(statement, (), {}, timeout=10) == "ran"
+    assert len(calls) == 4
+
+
+@pytest.mark.parametrize("error", [_busy(sqlite3.SQLITE_BUSY_SNAPSHOT), sqlite3.OperationalError("no such table: x")])
+def test_a_stale_snapshot_or_another_error_is_not_waited_on(error):
+    calls = []
+
+    def statement():
+        calls.append(1)
+        raise error
+
+    with pytest.raises(sqlite3.OperationalError):
+        _patiently(statement, (), {}, timeout=10)
+    assert len(calls) == 1
+
+
+def test_a_sqlite_writer_waits_its_turn_while_another_process_holds_the_write_lock(tmp_path):
+    path = tmp_path / "cmaa.db"
+    store = EventStore(f"sqlite:///{path}")
+    store.commit(Directory(administration="NO", name="Norway"))
+    with store.recorder.datastore.transaction(commit=True) as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        assert cursor.fetchone()[0] == 0  # the store waits in short steps itself, not in SQLite's busy handler
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)  # another process: courier, CLI
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, other.commit)
+    release.start()
+    directory = Directory(administration="JP", name="Japan")
+    store.commit(directory)  # waits for the lock, then commits
+    release.join()
+    assert store.load(directory.id).administration == "JP"
+    other.close()
+
+
+def test_a_sqlite_writer_gives_up_after_the_lock_timeout_and_stores_nothing(tmp_path):
+    path = tmp_path / "cmaa.db"
+    store = EventStore(f"sqlite:///{path}", extra_env={"SQLITE_LOCK_TIMEOUT": "1"})
+    store.commit(Directory(administration="NO", name="Norway"))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    directory = Directory(administration="JP", name="Japan")
+    with pytest.raises(Exception) as caught:
+        store.commit(directory)
+    assert store_busy(caught.value)
+    other.rollback()
+    other.close()
+    assert not store.exists(directory.id)
+    later = Directory(administration="SE", name="Sweden")
+    store.commit(later)  # the store works again once the lock is free
+    assert store.exists(later.id)

@@ -30,8 +30,9 @@ class Readiness(BaseModel):
 
 
 @router.get("/healthz", response_model=Health)
-def healthz() -> Health:
-    """The process is alive and answering. Unauthenticated; says nothing about cases."""
+async def healthz() -> Health:
+    """The process is alive and answering. Unauthenticated; says nothing about cases.
+    Answered on the event loop: it never waits for a worker thread (``CMAA_API_THREADS``)."""
     return Health(status="ok")
 
 

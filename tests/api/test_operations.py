@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 
+import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
 
@@ -167,3 +170,43 @@ def test_two_apps_on_one_node_share_its_metrics(node, who):
     second.get("/healthz")
     text = second.get("/metrics", headers=who.operator).text
     assert _metric(text, "cmaa_http_requests_total", route="/healthz", status="200") == 2
+
+
+def _limiter_tokens(client: TestClient) -> tuple[int, int]:
+    limiter = client.portal.call(anyio.to_thread.current_default_thread_limiter)
+    return limiter.total_tokens, limiter.borrowed_tokens
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_blocking_work_runs_on_as_many_worker_threads_as_configured(store_url, tmp_path, clock, threads):
+    node = make_node(store_url, tmp_path, clock, api_threads=threads)
+    try:
+        with TestClient(create_app(node=node, run_courier=False)) as client:
+            assert _limiter_tokens(client) == (threads, 0)
+    finally:
+        node.close()
+
+
+def test_health_is_answered_while_every_worker_thread_is_busy(node):
+    """/healthz never waits for a worker thread: with the only one held by a long request
+    it still answers at once, so an orchestrator does not restart a busy node."""
+    with TestClient(create_app(node=node, run_courier=False)) as client:
+        release = threading.Event()
+        blocker = client.portal.start_task_soon(anyio.to_thread.run_sync, release.wait, 30)
+        while _limiter_tokens(client) != (1, 1):
+            time.sleep(0.01)
+        try:
+            assert client.get("/healthz").status_code == 200
+            assert not blocker.done()  # answered while the worker was still held
+        finally:
+            release.set()
+            blocker.result(timeout=30)
+
+
+def test_the_number_of_worker_threads_is_validated():
+    from pydantic import ValidationError
+
+    from service.settings import Settings
+
+    with pytest.raises(ValidationError, match="api_threads"):
+        Settings(api_threads=0)

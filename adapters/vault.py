@@ -308,6 +308,7 @@ class Vault:
         else:
             subject_of = {id(t): self.subject_for(t) for t in targets_of(event_name, state)}
             subjects = list(subject_of.values()) or self.case_subjects(case_id) or [UNIDENTIFIED + case_id]
+        known: dict[tuple[str, str], tuple[str, bytes]] = {}  # (subject, retain until) -> key: one look-up each
         for part in parts:
             value = part.container[part.key]
             if is_sealed(value):
@@ -315,7 +316,8 @@ class Vault:
             retain = (at + timedelta(days=part.retention_days or default_days)).date().isoformat()
             own = part.kind == TARGET and isinstance(value, dict) and not state.get("subject_id")
             concerned = [subject_of.get(id(value)) or self.subject_for(value)] if own else subjects
-            keys = [self._key_for(s, case_id, retain) for s in sorted(set(concerned))]
+            keys = [known[(s, retain)] if (s, retain) in known else known.setdefault((s, retain), self._key_for(
+                s, case_id, retain)) for s in sorted(set(concerned))]
             aad = f"{case_id}|{scope}|{part.path}"
             part.container[part.key] = self._seal(keys, self._encode(value), aad)
         return state

@@ -16,6 +16,7 @@ from service.limits import BodySizeLimit
 from service.node import Node, build_node
 from service.audit import SealerThread
 from service.courier import CourierProcess, CourierThread
+from service.directory import OneDirectoryPerRequest
 from service.dpo import SweepThread
 from service.observability import RequestObservability
 from service.routes import agreements, audit, cases, directory, dpo, exchange, information, operations
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None,
     app = api_shell(lifespan)
     app.state.node = node or build_node(settings)
     problems.install(app)
+    app.add_middleware(OneDirectoryPerRequest)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObservability, metrics=app.state.node.metrics)
     return app

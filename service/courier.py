@@ -37,6 +37,7 @@ from adapters import jose
 from adapters.exchange_tables import outcome_update
 from adapters.store import EventStore
 from domain.errors import ConcurrentUpdate, DomainError
+from service.directory import one_directory_read
 from service.exchange import ExchangeService
 from service.observability import request_id_var
 
@@ -84,7 +85,8 @@ class Courier:
                 break
             token = request_id_var.set(row.get("request_id"))
             try:
-                finished = self._deliver(row)
+                with one_directory_read():  # one read of the directory per delivery
+                    finished = self._deliver(row)
             finally:
                 request_id_var.reset(token)
             done += finished

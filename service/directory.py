@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hmac
 import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
 from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -19,6 +21,39 @@ from service.principal import Principal
 # Compared against when a token id is unknown, so that the answer takes the same
 # time whether or not the credential exists.
 _DUMMY_DIGEST = tokens.digest("no-such-credential")
+
+
+_memo: ContextVar[dict[int, Directory | object] | None] = ContextVar("cmaa_directory_memo", default=None)
+_CHANGING = object()
+
+
+@contextmanager
+def one_directory_read():
+    """Within this block — one API request (``OneDirectoryPerRequest``), one delivery
+    (the courier) — the directory is read from the store once, at its first use: the
+    authentication, the treaty checks, the addressees, the sealing and the receipt
+    check of one call see the same directory, and the store is asked once instead of
+    at each (five times per accepted request, five per delivery). A change to the
+    directory inside the block (:meth:`DirectoryService.directory_for_update`) makes
+    the rest of the block read the store again."""
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
+class OneDirectoryPerRequest:
+    """ASGI middleware: each HTTP request is one :func:`one_directory_read` block."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        with one_directory_read():
+            await self.app(scope, receive, send)
 
 
 class Unauthenticated(Exception):
@@ -43,9 +78,20 @@ class DirectoryService:
         return directory
 
     def directory(self) -> Directory:
-        """The directory as stored now, as a read-only snapshot.
+        """The directory as stored now, as a read-only snapshot; inside
+        :func:`one_directory_read` (an API request, a delivery), as stored when the
+        block first asked, so every check of one call sees the same directory."""
+        memo = _memo.get()
+        held = memo.get(id(self)) if memo is not None else None
+        if held is not None and held is not _CHANGING:
+            return held
+        current = self._current()
+        if memo is not None and held is None:
+            memo[id(self)] = current
+        return current
 
-        Every read asks the store for events newer than the snapshot (another
+    def _current(self) -> Directory:
+        """Every read asks the store for events newer than the snapshot (another
         process may have written), applies them to a copy and publishes that copy;
         a published snapshot is never mutated, so threads can share it. The store
         is read outside the lock (concurrent deliveries read at once); only
@@ -74,7 +120,13 @@ class DirectoryService:
             return current
 
     def directory_for_update(self) -> Directory:
-        return deepcopy(self.directory())
+        """A private copy as stored now, to change and commit. Inside
+        :func:`one_directory_read`, the block reads the store at every later
+        :meth:`directory` call, so it sees its own change."""
+        memo = _memo.get()
+        if memo is not None:
+            memo[id(self)] = _CHANGING
+        return deepcopy(self._current())
 
     def _change(self, command: str, **kwargs) -> Directory:
         directory = self.directory_for_update()

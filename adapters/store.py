@@ -171,7 +171,7 @@ class SQLiteFactory(LibrarySQLiteFactory):
     returns, so what the node acknowledged survives a power loss or an OS crash.
     ``normal``: in WAL mode a commit is written but flushed only at checkpoints —
     every acknowledged commit survives the node process crashing or being killed,
-    but the latest ones can be lost if the machine loses power. Measured ~35 % more
+    but the latest ones can be lost if the machine loses power. Measured ~23 % more
     full exchanges/s (README, *Exchange performance*)."""
 
     def __init__(self, env):

@@ -316,8 +316,10 @@ class Vault:
             retain = (at + timedelta(days=part.retention_days or default_days)).date().isoformat()
             own = part.kind == TARGET and isinstance(value, dict) and not state.get("subject_id")
             concerned = [subject_of.get(id(value)) or self.subject_for(value)] if own else subjects
-            keys = [known[(s, retain)] if (s, retain) in known else known.setdefault((s, retain), self._key_for(
-                s, case_id, retain)) for s in sorted(set(concerned))]
+            for subject in sorted(set(concerned)):
+                if (subject, retain) not in known:
+                    known[(subject, retain)] = self._key_for(subject, case_id, retain)
+            keys = [known[(s, retain)] for s in sorted(set(concerned))]
             aad = f"{case_id}|{scope}|{part.path}"
             part.container[part.key] = self._seal(keys, self._encode(value), aad)
         return state

@@ -127,7 +127,9 @@ def store_busy(error: BaseException) -> bool:
 
 
 class _PatientCursor(SQLiteCursor):
-    timeout: float = 10.0
+    def __init__(self, sqlite_cursor: sqlite3.Cursor, timeout: float):
+        super().__init__(sqlite_cursor)
+        self.timeout = timeout
 
     def execute(self, *args: Any, **kwargs: Any) -> None:
         _patiently(self.sqlite_cursor.execute, args, kwargs, self.timeout)
@@ -140,9 +142,7 @@ class _PatientConnection(SQLiteConnection):
     timeout: float = 10.0
 
     def cursor(self) -> SQLiteCursor:
-        cursor = _PatientCursor(self._sqlite_conn.cursor())
-        cursor.timeout = self.timeout
-        return cursor
+        return _PatientCursor(self._sqlite_conn.cursor(), self.timeout)
 
     def commit(self) -> None:
         _patiently(self._sqlite_conn.commit, (), {}, self.timeout)

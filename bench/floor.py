@@ -109,27 +109,25 @@ def receiver_app(tmp: Path):
 
     app, events, k = FastAPI(), store(str(tmp / "receiver.db")), keys(tmp)
 
-    @app.post("/inbox")
-    def inbox(raw: dict) -> dict:
+    def accept(raw: dict) -> tuple[Item, dict]:
         inner = jose.decrypt(raw, "receiver-enc", k["receiver-enc"])
         _, claims = jose.verify(inner, lambda kid: k["sender-sig"], jose.ENVELOPE_JWS_TYP)
         item = Item(claims)
-        events.save(item)
         receipt = jose.sign({"envelope": jose.sha256_hex(inner.encode()), "item": str(item.id)},
                             k["receiver-sig"], "cmaa-receipt+jws")
-        return {"receipt": receipt}
+        return item, {"receipt": receipt}
+
+    @app.post("/inbox")
+    def inbox(raw: dict) -> dict:
+        item, receipt = accept(raw)
+        events.save(item)
+        return receipt
 
     @app.post("/inbox-batch")
     def inbox_batch(raws: list[dict]) -> list[dict]:
-        items, receipts = [], []
-        for raw in raws:
-            inner = jose.decrypt(raw, "receiver-enc", k["receiver-enc"])
-            _, claims = jose.verify(inner, lambda kid: k["sender-sig"], jose.ENVELOPE_JWS_TYP)
-            items.append(Item(claims))
-            receipts.append({"receipt": jose.sign({"envelope": jose.sha256_hex(inner.encode()), "item": str(items[-1].id)},
-                                                  k["receiver-sig"], "cmaa-receipt+jws")})
-        events.save(*items)
-        return receipts
+        accepted = [accept(raw) for raw in raws]
+        events.save(*(item for item, _ in accepted))
+        return [receipt for _, receipt in accepted]
 
     return app
 
@@ -144,34 +142,21 @@ def courier(tmp: Path, receiver: str, n: int, warm: int, batch_size: int = 1) ->
     http = httpx.Client(base_url=receiver, timeout=30)
     position, delivered, cpu_at_warm = 0, 0, None
 
-    def deliver(notification) -> None:
-        item = events.repository.get(notification.originator_id)
-        sealed = jose.encrypt(jose.sign({"id": str(uuid4()), "body": item.body, "sent_at": time.time()},
-                                        k["sender-sig"], jose.ENVELOPE_JWS_TYP), public)
-        response = http.post("/inbox", json=sealed)
-        response.raise_for_status()
-        jose.verify(response.json()["receipt"], lambda kid: k["receiver-sig"], "cmaa-receipt+jws")
-        item.delivered(response.json()["receipt"])
-        events.save(item)
-
-    def deliver_batch(notifications) -> None:
+    def deliver(notifications: list) -> None:
+        """One request per envelope (as the node), or one for all of ``notifications`` (``--batch``)."""
         items = [events.repository.get(x.originator_id) for x in notifications]
         sealed = [jose.encrypt(jose.sign({"id": str(uuid4()), "body": item.body, "sent_at": time.time()},
                                          k["sender-sig"], jose.ENVELOPE_JWS_TYP), public) for item in items]
-        response = http.post("/inbox-batch", json=sealed)
+        if batch_size > 1:
+            response = http.post("/inbox-batch", json=sealed)
+        else:
+            response = http.post("/inbox", json=sealed[0])
         response.raise_for_status()
-        for item, answer in zip(items, response.json()):
+        answers = response.json() if batch_size > 1 else [response.json()]
+        for item, answer in zip(items, answers):
             jose.verify(answer["receipt"], lambda kid: k["receiver-sig"], "cmaa-receipt+jws")
             item.delivered(answer["receipt"])
         events.save(*items)
-
-    if batch_size > 1:
-        def deliver_all(requested):
-            return list(pool.map(deliver_batch, [requested[i:i + batch_size]
-                                                 for i in range(0, len(requested), batch_size)]))
-    else:
-        def deliver_all(requested):
-            return list(pool.map(deliver, requested))
 
     with ThreadPoolExecutor(8) as pool:
         while delivered < n:
@@ -182,7 +167,7 @@ def courier(tmp: Path, receiver: str, n: int, warm: int, batch_size: int = 1) ->
             if not requested:
                 time.sleep(0.005)
                 continue
-            deliver_all(requested)
+            list(pool.map(deliver, [requested[i:i + batch_size] for i in range(0, len(requested), batch_size)]))
             delivered += len(requested)
             if cpu_at_warm is None and delivered >= warm:
                 cpu_at_warm = time.process_time()

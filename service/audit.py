@@ -14,7 +14,7 @@ from domain.case import AssistanceCase
 from domain.errors import CaseNotFound, InvalidInput, NotFound
 from domain.findings import findings
 from domain.reads import RecordRead
-from service.periodic import Periodic
+from service.ops.periodic import Periodic
 from service.principal import Principal
 
 log = logging.getLogger("cmaa.audit")

@@ -20,8 +20,8 @@ from domain.case import PROVIDING, REQUESTED, REQUESTING, AssistanceCase
 from domain.errors import CaseNotFound, ConcurrentUpdate, InvalidInput, TreatyRuleViolation
 from domain.information import normalise_items
 from domain.requests import RequestCheck, RequestContent, check_request
-from service.directory import DirectoryService
-from service.exchange import ExchangeService, body_for
+from service.exchange.directory import DirectoryService
+from service.exchange.inbox import ExchangeService, body_for
 from service.principal import Principal
 
 OPENING_EVENTS = (

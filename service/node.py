@@ -18,14 +18,14 @@ from domain.errors import ConcurrentUpdate, InvalidInput
 from service.audit import AuditService
 from service.cases import CaseService
 from service.consent import ConsentService
-from service.courier import Courier
-from service.directory import DirectoryService
+from service.exchange.courier import Courier
+from service.exchange.directory import DirectoryService
 from service.dpo import DpoService
-from service.exchange import ExchangeService
-from service.metrics import Metrics
-from service.ratelimit import RateLimiter
+from service.exchange.inbox import ExchangeService
+from service.ops.metrics import Metrics
+from service.http.ratelimit import RateLimiter
 from service.settings import Settings
-from service.witness import Witness
+from service.exchange.witness import Witness
 
 FIRST_OPERATOR = "operator"
 

@@ -95,7 +95,7 @@ SECRET_PATTERNS = (r"cmaa\.[0-9a-f]{16}\.[A-Za-z0-9_-]{20,}",  # bearer credenti
 def pytest_configure(config):
     import logging
 
-    from service.observability import JsonFormatter
+    from service.ops.observability import JsonFormatter
 
     os.makedirs(LOG_DIR, exist_ok=True)
     handler = logging.FileHandler(os.path.join(LOG_DIR, "in-process.log"), encoding="utf-8")

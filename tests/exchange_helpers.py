@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from fastapi.testclient import TestClient
 
-from service.app import create_app
+from service.http.app import create_app
 from service.node import Node, initialise
 from tests.factories import make_node
 

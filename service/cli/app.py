@@ -91,9 +91,9 @@ def serve(
     """Start the node (first run: create the store, node keys and an operator credential)."""
     import uvicorn
 
-    from service.app import create_app
+    from service.http.app import create_app
     from service.node import build_node, initialise
-    from service.observability import configure_logging, uvicorn_log_config
+    from service.ops.observability import configure_logging, uvicorn_log_config
 
     settings = Settings()
     configure_logging(settings.log_level)
@@ -134,7 +134,7 @@ def backup(
     """Consistent online backup: the store (SQLite online backup API, or pg_dump) and the keys,
     encrypted under CMAA_BACKUP_PASSPHRASE. The node may keep running."""
     from adapters.backup import BackupError
-    from service.backups import backup_node
+    from service.ops.backups import backup_node
 
     try:
         manifest = backup_node(Settings(), dest, keys_output)
@@ -154,7 +154,7 @@ def restore(
     """Restore a backup into the store and key directory of the CMAA_* environment (node stopped),
     then check the restored Merkle log against the backup's signed checkpoint."""
     from adapters.backup import BackupError
-    from service.backups import restore_node
+    from service.ops.backups import restore_node
 
     try:
         manifest = restore_node(Settings(), src, keys, force=force)
@@ -168,7 +168,7 @@ def restore(
 @app.command("openapi")
 def export_openapi(output: Annotated[Path, typer.Option(help="Where to write")] = Path("openapi/openapi.json")) -> None:
     """Write the API's OpenAPI document."""
-    from service.openapi import openapi_document
+    from service.http.openapi import openapi_document
 
     output.write_text(openapi_document())
     out.print(f"wrote {output}")
@@ -363,8 +363,8 @@ def courier_run(
     import signal
     import threading
 
-    from service.courier import CourierThread, child_of_the_node
-    from service.observability import configure_logging
+    from service.exchange.courier import CourierThread, child_of_the_node
+    from service.ops.observability import configure_logging
 
     settings = Settings()
     configure_logging(settings.log_level)
@@ -466,7 +466,7 @@ def audit_verify(
 @app.command()
 def demo(base_port: Annotated[int, typer.Option(help="First of two loopback ports; 0 picks free ones")] = 8710) -> None:
     """Two nodes (Norway, Japan) on loopback walk one case end to end."""
-    from service.demo import run_demo
+    from service.ops.demo import run_demo
 
     run_demo(base_port, out)
 

@@ -37,9 +37,9 @@ from adapters import jose
 from adapters.exchange_tables import outcome_update
 from adapters.store import EventStore
 from domain.errors import ConcurrentUpdate, DomainError
-from service.directory import one_directory_read
-from service.exchange import ExchangeService
-from service.observability import request_id_var
+from service.exchange.directory import one_directory_read
+from service.exchange.inbox import ExchangeService
+from service.ops.observability import request_id_var
 
 log = logging.getLogger("cmaa.courier")
 MAX_BACKOFF_MS = 300_000

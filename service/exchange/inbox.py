@@ -1,7 +1,7 @@
 """The envelope exchange: keys, directories, outgoing envelopes, the inbox.
 
 Outgoing: a case command queues an outbox row in the same transaction as its
-event (:meth:`ExchangeService.outgoing`); the courier (``service/courier.py``)
+event (:meth:`ExchangeService.outgoing`); the courier (``service/exchange/courier.py``)
 seals and delivers it. Incoming: :meth:`ExchangeService.receive` verifies an
 envelope in the numbered steps of ``docs/envelope-format.md`` before anything
 is stored, applies it, and answers with a signed receipt.
@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from adapters import jose
 from adapters.exchange_tables import inbox_row, outbox_row
-from service.observability import current_request_id
+from service.ops.observability import current_request_id
 from adapters.keystore import KeyStore, fingerprint, public_jwk
 from adapters.store import EventStore
 from domain.agreements import Agreements
@@ -33,8 +33,8 @@ from domain.personal_data import ARTICLE as PD_ARTICLE
 from domain.personal_data import ProcessingRestricted
 from domain.messages import KINDS, OPENING, RECEIVER_SIDES, local_case_id
 from domain.requests import RequestCheck, RequestContent, check_request
-from service.directory import DirectoryService
-from service.envelope_schemas import BODY_SCHEMAS, EnvelopePayload
+from service.exchange.directory import DirectoryService
+from service.exchange.schemas import BODY_SCHEMAS, EnvelopePayload
 
 DIRECTORY_TYP = "cmaa-directory+jws"
 RECEIPT_TYP = "cmaa-receipt+jws"
@@ -71,8 +71,8 @@ class ExchangeService:
     max_skew: timedelta = timedelta(minutes=5)
     wake: Any = None  # set by the courier thread: called when an envelope is queued
     unsafe_fault_exit_after_store: bool = False  # fault injection for tests, see Settings
-    witness: Any = None  # service.witness.Witness: partners witness each other's logs
-    limiter: Any = None  # service.ratelimit.RateLimiter: inbound envelopes per partner
+    witness: Any = None  # service.exchange.witness.Witness: partners witness each other's logs
+    limiter: Any = None  # service.http.ratelimit.RateLimiter: inbound envelopes per partner
     vault: Any = None  # adapters.vault.Vault: personal data sealed in the outbox too
 
     @property

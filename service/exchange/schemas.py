@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from service.schemas import (AdminCode, InformationItemIn, OfficialId, Reply, RequestContentIn, Restrictions, Short,
+from service.http.schemas import (AdminCode, InformationItemIn, OfficialId, Reply, RequestContentIn, Restrictions, Short,
                              Target, Text)
 
 

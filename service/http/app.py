@@ -11,15 +11,15 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-from service import problems
-from service.limits import BodySizeLimit
+from service.http import problems
+from service.http.limits import BodySizeLimit
 from service.node import Node, build_node
 from service.audit import SealerThread
-from service.courier import CourierProcess, CourierThread
-from service.directory import OneDirectoryPerRequest
+from service.exchange.courier import CourierProcess, CourierThread
+from service.exchange.directory import OneDirectoryPerRequest
 from service.dpo import SweepThread
-from service.observability import RequestObservability
-from service.routes import agreements, audit, cases, directory, dpo, exchange, information, operations
+from service.ops.observability import RequestObservability
+from service.http.routes import agreements, audit, cases, directory, dpo, exchange, information, operations
 from service.settings import Settings
 
 log = logging.getLogger("cmaa.node")
@@ -45,7 +45,7 @@ PROBLEM_SCHEMA = {
                    "article": {"type": "string"}, "errors": {"type": "array", "items": {"type": "object"}}},
     "additionalProperties": True,
 }
-# Every operation may answer these, always as problem+json (service/problems.py).
+# Every operation may answer these, always as problem+json (service/http/problems.py).
 COMMON_PROBLEMS = {
     "400": "Malformed request", "404": "Not found", "405": "Method not allowed", "409": "Conflict with the "
     "current state", "413": "Request body too large", "422": "Invalid input or a treaty rule refused it "

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.directory import Unauthenticated
+from service.exchange.directory import Unauthenticated
 from service.node import Node
 from service.principal import Principal
 

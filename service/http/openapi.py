@@ -6,6 +6,6 @@ import json
 
 
 def openapi_document() -> str:
-    from service.app import api_shell
+    from service.http.app import api_shell
 
     return json.dumps(api_shell().openapi(), indent=2, sort_keys=True) + "\n"

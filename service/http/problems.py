@@ -25,9 +25,9 @@ from domain.errors import (
     NotPermitted,
     TreatyRuleViolation,
 )
-from service.directory import Unauthenticated
+from service.exchange.directory import Unauthenticated
 from domain.personal_data import ProcessingRestricted
-from service.ratelimit import RateLimited
+from service.http.ratelimit import RateLimited
 
 log = logging.getLogger("cmaa.problems")
 

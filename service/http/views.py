@@ -9,7 +9,7 @@ import copy
 
 from domain.case import AssistanceCase
 from domain.personal_data import TARGET, personal_parts, restricted_marker
-from service.schemas import CaseEventPublic, CasePublic, WrittenConfirmationState
+from service.http.schemas import CaseEventPublic, CasePublic, WrittenConfirmationState
 
 _ENVELOPE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 

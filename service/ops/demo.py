@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from service.app import create_app
+from service.http.app import create_app
 from service.node import Node, build_node, initialise
 from service.settings import Settings
 

@@ -1,7 +1,7 @@
 import json
 from pathlib import Path
 
-from service.openapi import openapi_document
+from service.http.openapi import openapi_document
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
 

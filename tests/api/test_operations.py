@@ -10,7 +10,7 @@ import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
+from service.http.app import create_app
 from tests.exchange_helpers import introduce, setup_node
 from tests.factories import client_for, configure, jp_no_request, make_node
 

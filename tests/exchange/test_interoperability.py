@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from jwcrypto import jwe, jwk, jws
 
-from service.app import create_app
+from service.http.app import create_app
 from service.node import initialise
 from tests.exchange_helpers import bearer
 from tests.factories import jp_no_request, make_node

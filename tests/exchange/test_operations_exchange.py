@@ -7,8 +7,8 @@ import json
 import logging
 import time
 
-from service.observability import JsonFormatter
-from service.ratelimit import RateLimiter
+from service.ops.observability import JsonFormatter
+from service.http.ratelimit import RateLimiter
 from tests.api.test_operations import _metric
 from tests.factories import jp_no_request
 

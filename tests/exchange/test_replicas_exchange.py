@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
+from service.http.app import create_app
 from service.node import build_node
 from tests.exchange_helpers import connect, setup_node
 from tests.factories import jp_no_request

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
-from service.backups import backup_node, restore_node
+from service.http.app import create_app
+from service.ops.backups import backup_node, restore_node
 from service.node import build_node
 from tests.exchange_helpers import pair
 from tests.factories import client_for, configure, jp_no_request, make_node

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.directory import directory_id
-from service.directory import DirectoryService, one_directory_read
+from service.exchange.directory import DirectoryService, one_directory_read
 from tests.factories import client_for, configure, jp_no_request, make_node
 
 

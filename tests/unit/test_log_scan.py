@@ -6,7 +6,7 @@ import io
 import json
 import logging
 
-from service.observability import JsonFormatter
+from service.ops.observability import JsonFormatter
 from tests.conftest import scan_logs
 
 

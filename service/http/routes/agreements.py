@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.deps import CurrentPrincipal, NodeDep
-from service.schemas import AgreementPeriodUpdate, AgreementPublic, AgreementsPublic, Short
+from service.http.deps import CurrentPrincipal, NodeDep
+from service.http.schemas import AgreementPeriodUpdate, AgreementPublic, AgreementsPublic, Short
 
 router = APIRouter(prefix="/agreements", tags=["agreements"])
 

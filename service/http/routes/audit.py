@@ -9,9 +9,9 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from service.deps import CurrentPrincipal, NodeDep
-from service.schemas import CaseEventPublic, CasePublic
-from service.views import case_public, event_public
+from service.http.deps import CurrentPrincipal, NodeDep
+from service.http.schemas import CaseEventPublic, CasePublic
+from service.http.views import case_public, event_public
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 

@@ -7,8 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, status
 
-from service.deps import CurrentPrincipal, NodeDep, Purpose
-from service.schemas import (
+from service.http.deps import CurrentPrincipal, NodeDep, Purpose
+from service.http.schemas import (
     CaseHistoryPublic,
     CasePublic,
     CaseRequestCreate,
@@ -23,7 +23,7 @@ from service.schemas import (
     SpontaneousAssistanceCreate,
     WrittenConfirmation,
 )
-from service.views import case_public, event_public
+from service.http.views import case_public, event_public
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 CaseId = Annotated[UUID, "the case id"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from service.deps import CurrentPrincipal, NodeDep
-from service.schemas import (
+from service.http.deps import CurrentPrincipal, NodeDep
+from service.http.schemas import (
     DirectoryPublic,
     OfficialCreate,
     OfficialId,

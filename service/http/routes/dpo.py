@@ -12,10 +12,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, status
 
-from service.deps import CurrentPrincipal, NodeDep, Purpose
-from service.schemas import (AccessReport, ActivityPublic, CasePublic, Erasure, ErasureDone, Rectification,
+from service.http.deps import CurrentPrincipal, NodeDep, Purpose
+from service.http.schemas import (AccessReport, ActivityPublic, CasePublic, Erasure, ErasureDone, Rectification,
                              RestrictionCreate, RestrictionPublic, SubjectQuery, SweepDone)
-from service.views import case_public
+from service.http.views import case_public
 
 router = APIRouter(prefix="/dpo", tags=["data protection"])
 SubjectId = Annotated[str, "a pseudonymous subject id from an access report"]

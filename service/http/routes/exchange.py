@@ -11,10 +11,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
 from adapters import jose
-from service.deps import CurrentPrincipal, NodeDep
-from service.exchange import EnvelopeRejected
-from service.problems import PROBLEM_JSON
-from service.schemas import AdminCode, Strict
+from service.http.deps import CurrentPrincipal, NodeDep
+from service.exchange.inbox import EnvelopeRejected
+from service.http.problems import PROBLEM_JSON
+from service.http.schemas import AdminCode, Strict
 
 router = APIRouter(prefix="/exchange", tags=["exchange"])
 log = logging.getLogger("cmaa.inbox")

@@ -10,9 +10,9 @@ from fastapi import APIRouter, status
 from pydantic import Field
 
 from domain.disclosure import DisclosureRequest
-from service.deps import CurrentPrincipal, NodeDep
-from service.schemas import CasePublic, Restrictions, Short, Strict, Text
-from service.views import case_public
+from service.http.deps import CurrentPrincipal, NodeDep
+from service.http.schemas import CasePublic, Restrictions, Short, Strict, Text
+from service.http.views import case_public
 
 router = APIRouter(prefix="/cases/{case_id}", tags=["information"])
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")]

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from service.deps import CurrentPrincipal, NodeDep
-from service.problems import PROBLEM_JSON
+from service.http.deps import CurrentPrincipal, NodeDep
+from service.http.problems import PROBLEM_JSON
 
 router = APIRouter(tags=["operations"])
 

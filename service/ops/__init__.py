@@ -1,0 +1,1 @@
+"""Running a node: metrics, structured logging, background jobs, backups, the two-node demo."""

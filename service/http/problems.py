@@ -82,8 +82,21 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
 
 async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large", 429: "Too many requests"}
-    return problem(exc.status_code, f"http-{exc.status_code}", titles.get(exc.status_code, "HTTP error"),
-                   str(exc.detail), request)
+    response = problem(exc.status_code, f"http-{exc.status_code}", titles.get(exc.status_code, "HTTP error"),
+                       str(exc.detail), request)
+    if exc.status_code == 405:
+        # RFC 9110 §15.5.6: a 405 names the methods the resource supports. Starlette names only
+        # those of the first route that matched the path; a path is often served by several.
+        response.headers["Allow"] = ", ".join(allowed_methods(request))
+    return response
+
+
+def allowed_methods(request: Request) -> list[str]:
+    from starlette.routing import Match
+
+    scope = {key: request.scope[key] for key in ("type", "path", "root_path", "headers") if key in request.scope}
+    return [method for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+            if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in request.app.router.routes)]
 
 
 async def on_unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:

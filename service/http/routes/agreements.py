@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.http.deps import CurrentPrincipal, NodeDep
+from service.http.deps import NodeDep
+from service.http.roles import AnyRole, Operator
 from service.http.schemas import AgreementPeriodUpdate, AgreementPublic, AgreementsPublic, Short
 
 router = APIRouter(prefix="/agreements", tags=["agreements"])
@@ -18,7 +19,7 @@ def _public(node, profile, directory) -> AgreementPublic:
 
 
 @router.get("", response_model=AgreementsPublic)
-def list_agreements(node: NodeDep, who: CurrentPrincipal) -> AgreementsPublic:
+def list_agreements(node: NodeDep, who: AnyRole) -> AgreementsPublic:
     """Every agreement profile with its period in force."""
     directory = node.directory.directory()
     data = [_public(node, p, directory) for p in node.agreements]
@@ -27,7 +28,7 @@ def list_agreements(node: NodeDep, who: CurrentPrincipal) -> AgreementsPublic:
 
 @router.put("/{agreement_id}/period", response_model=AgreementPublic)
 def record_agreement_period(agreement_id: Short, body: AgreementPeriodUpdate, node: NodeDep,
-                            who: CurrentPrincipal) -> AgreementPublic:
+                            who: Operator) -> AgreementPublic:
     """Record the notified entry into force, or a termination notice: it takes effect after
     the agreement's notice period (JP-NO Art. 19(1): three months; Nairobi Art. 19(3): six)."""
     who.require("operator")

@@ -9,7 +9,8 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from service.http.deps import CurrentPrincipal, NodeDep
+from service.http.deps import NodeDep
+from service.http.roles import Auditor
 from service.http.schemas import CaseEventPublic, CasePublic
 from service.http.views import case_public, event_public
 
@@ -55,7 +56,7 @@ class ReplayPublic(BaseModel):
 
 
 @router.get("/cases/{case_id}/replay", response_model=ReplayPublic)
-def replay_case(case_id: UUID, node: NodeDep, who: CurrentPrincipal,
+def replay_case(case_id: UUID, node: NodeDep, who: Auditor,
                 purpose: Annotated[str, Query(min_length=3, max_length=500, description="Why the auditor reads it")],
                 as_of: datetime | None = None) -> ReplayPublic:
     """Replay a case as it stood at ``as_of`` (default: now) and check it against the treaty rules:
@@ -88,7 +89,7 @@ def read_consistency_proof(node: NodeDep, old_size: Annotated[int, Query(ge=1, l
 
 @router.get("/cases/{case_id}/events/{version}/inclusion", response_model=InclusionProofPublic)
 def read_inclusion_proof(case_id: UUID, version: Annotated[int, Path(ge=1, le=2**62)], node: NodeDep,
-                         who: CurrentPrincipal,
+                         who: Auditor,
                          size: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                          purpose: Annotated[str, Query(min_length=3, max_length=500)] = "inclusion proof",
                          ) -> InclusionProofPublic:

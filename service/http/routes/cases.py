@@ -7,7 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, status
 
-from service.http.deps import CurrentPrincipal, NodeDep, Purpose
+from service.http.deps import NodeDep, Purpose
+from service.http.roles import Official, Reader
 from service.http.schemas import (
     CaseHistoryPublic,
     CasePublic,
@@ -35,7 +36,7 @@ def _view(node, case) -> CasePublic:
 
 
 @router.post("", **CREATED)
-def request_assistance(body: CaseRequestCreate, node: NodeDep, who: CurrentPrincipal) -> CasePublic:
+def request_assistance(body: CaseRequestCreate, node: NodeDep, who: Official) -> CasePublic:
     """Make a written request for assistance (JP-NO Art. 11(2),(4); Nairobi Art. 7; Nordic Art. 6).
 
     Refused with 422 and the article when the agreement is not in force between
@@ -46,26 +47,26 @@ def request_assistance(body: CaseRequestCreate, node: NodeDep, who: CurrentPrinc
 
 
 @router.post("/oral", **CREATED)
-def record_oral_request(body: CaseRequestCreate, node: NodeDep, who: CurrentPrincipal) -> CasePublic:
+def record_oral_request(body: CaseRequestCreate, node: NodeDep, who: Official) -> CasePublic:
     """Record an urgent oral request now; its written confirmation is owed (JP-NO Art. 11(3))."""
     return _view(node, node.cases.request_assistance(who, body.model_dump(mode="json"), oral=True))
 
 
 @router.post("/received", **CREATED)
-def record_received_request(body: ReceivedRequestCreate, node: NodeDep, who: CurrentPrincipal) -> CasePublic:
+def record_received_request(body: ReceivedRequestCreate, node: NodeDep, who: Official) -> CasePublic:
     """Open the requested side's case for a partner's request received in writing or orally."""
     return _view(node, node.cases.record_received_request(who, body.model_dump(mode="json")))
 
 
 @router.post("/spontaneous", **CREATED)
 def provide_spontaneous_assistance(body: SpontaneousAssistanceCreate, node: NodeDep,
-                                   who: CurrentPrincipal) -> CasePublic:
+                                   who: Official) -> CasePublic:
     """Give information without a request (JP-NO Art. 5), each item with its use restrictions."""
     return _view(node, node.cases.provide_spontaneously(who, body.model_dump(mode="json")))
 
 
 @router.get("", response_model=CasesPublic)
-def list_cases(node: NodeDep, who: CurrentPrincipal,
+def list_cases(node: NodeDep, who: Reader,
                after: Annotated[int, Query(ge=0, le=2**62)] = 0,
                limit: Annotated[int, Query(ge=1, le=500)] = 50,
                overdue_confirmation: bool = False, purpose: Purpose = None) -> CasesPublic:
@@ -77,14 +78,14 @@ def list_cases(node: NodeDep, who: CurrentPrincipal,
 
 
 @router.get("/{case_id}", response_model=CasePublic)
-def read_case(case_id: CaseId, node: NodeDep, who: CurrentPrincipal, purpose: Purpose = None) -> CasePublic:
+def read_case(case_id: CaseId, node: NodeDep, who: Reader, purpose: Purpose = None) -> CasePublic:
     """The case as it stands now. A read of personal data is recorded with the purpose given in
     ``X-Purpose``; data whose processing the DPO restricted is withheld (JP-NO Art. 9(2))."""
     return _read(node, who, node.cases.get(who, case_id), "read case", purpose)
 
 
 @router.get("/{case_id}/history", response_model=CaseHistoryPublic)
-def read_case_history(case_id: CaseId, node: NodeDep, who: CurrentPrincipal,
+def read_case_history(case_id: CaseId, node: NodeDep, who: Reader,
                       purpose: Purpose = None) -> CaseHistoryPublic:
     """Every event of the case in order, each with who, when and the article it rests on."""
     case = node.cases.get(who, case_id)
@@ -98,19 +99,19 @@ def _read(node, who, case, action: str, purpose: str | None) -> CasePublic:
 
 
 @router.post("/{case_id}/acknowledgement", response_model=CasePublic)
-def acknowledge_request(case_id: CaseId, node: NodeDep, who: CurrentPrincipal) -> CasePublic:
+def acknowledge_request(case_id: CaseId, node: NodeDep, who: Official) -> CasePublic:
     """Acknowledge a received request (JP-NO Art. 12(1))."""
     return _view(node, node.cases.acknowledge(who, case_id))
 
 
 @router.post("/{case_id}/forwarding", response_model=CasePublic)
-def forward_request(case_id: CaseId, body: Forwarding, node: NodeDep, who: CurrentPrincipal) -> CasePublic:
+def forward_request(case_id: CaseId, body: Forwarding, node: NodeDep, who: Official) -> CasePublic:
     """Transmit the request to the appropriate authority (JP-NO Art. 12(2))."""
     return _view(node, node.cases.forward(who, case_id, authority=body.authority, reason=body.reason))
 
 
 @router.post("/{case_id}/replies", response_model=CasePublic)
-def reply_to_request(case_id: CaseId, body: Reply, node: NodeDep, who: CurrentPrincipal) -> CasePublic:
+def reply_to_request(case_id: CaseId, body: Reply, node: NodeDep, who: Official) -> CasePublic:
     """Reply with information items, each carrying the provider's use restrictions
     (JP-NO Art. 3(4), 8(2)); partly or under conditions (Art. 14(2)); ``final=false`` for
     interim replies and special-surveillance reports (Art. 4)."""
@@ -120,38 +121,38 @@ def reply_to_request(case_id: CaseId, body: Reply, node: NodeDep, who: CurrentPr
 
 
 @router.post("/{case_id}/refusal", response_model=CasePublic)
-def refuse_request(case_id: CaseId, body: Refusal, node: NodeDep, who: CurrentPrincipal) -> CasePublic:
+def refuse_request(case_id: CaseId, body: Refusal, node: NodeDep, who: Official) -> CasePublic:
     """Refuse, with grounds and reasons (JP-NO Art. 12(3), 14(2),(5); Nairobi Art. 3; Nordic Art. 8)."""
     return _view(node, node.cases.refuse(who, case_id, grounds=body.grounds, reasons=body.reasons))
 
 
 @router.post("/{case_id}/postponement", response_model=CasePublic)
-def postpone_request(case_id: CaseId, body: Postponement, node: NodeDep, who: CurrentPrincipal) -> CasePublic:
+def postpone_request(case_id: CaseId, body: Postponement, node: NodeDep, who: Official) -> CasePublic:
     """Postpone assistance, with reasons (JP-NO Art. 14(4),(5))."""
     until = body.until.isoformat() if body.until else None
     return _view(node, node.cases.postpone(who, case_id, reasons=body.reasons, until=until))
 
 
 @router.post("/{case_id}/consultations", response_model=CasePublic)
-def open_consultation(case_id: CaseId, body: Consultation, node: NodeDep, who: CurrentPrincipal) -> CasePublic:
+def open_consultation(case_id: CaseId, body: Consultation, node: NodeDep, who: Official) -> CasePublic:
     """Consult the requesting administration (JP-NO Art. 14(4) terms, Art. 15(2) costs)."""
     return _view(node, node.cases.open_consultation(who, case_id, subject=body.subject, message=body.message))
 
 
 @router.post("/{case_id}/written-confirmation", response_model=CasePublic)
 def confirm_in_writing(case_id: CaseId, body: WrittenConfirmation, node: NodeDep,
-                       who: CurrentPrincipal) -> CasePublic:
+                       who: Official) -> CasePublic:
     """Record the written confirmation of an oral request (JP-NO Art. 11(3))."""
     return _view(node, node.cases.confirm_in_writing(who, case_id, reference=body.reference))
 
 
 @router.post("/{case_id}/written-confirmation-required", response_model=CasePublic)
-def require_written_confirmation(case_id: CaseId, node: NodeDep, who: CurrentPrincipal) -> CasePublic:
+def require_written_confirmation(case_id: CaseId, node: NodeDep, who: Official) -> CasePublic:
     """As the requested side, require written confirmation of an oral request (Nairobi Art. 7(4))."""
     return _view(node, node.cases.require_written_confirmation(who, case_id))
 
 
 @router.post("/{case_id}/closure", response_model=CasePublic)
-def close_case(case_id: CaseId, body: Closure, node: NodeDep, who: CurrentPrincipal) -> CasePublic:
+def close_case(case_id: CaseId, body: Closure, node: NodeDep, who: Official) -> CasePublic:
     """Close the case on this node."""
     return _view(node, node.cases.close(who, case_id, reason=body.reason))

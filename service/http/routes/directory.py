@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from service.http.deps import CurrentPrincipal, NodeDep
+from service.http.deps import NodeDep
+from service.http.roles import AnyRole, Operator
 from service.http.schemas import (
     DirectoryPublic,
     OfficialCreate,
@@ -23,14 +24,14 @@ def _public(directory) -> DirectoryPublic:
 
 
 @router.get("", response_model=DirectoryPublic)
-def read_directory(node: NodeDep, who: CurrentPrincipal) -> DirectoryPublic:
+def read_directory(node: NodeDep, who: AnyRole) -> DirectoryPublic:
     """Designated officials of this administration and of its partners (JP-NO Art. 11(1))."""
     who.require("operator", "official", "auditor", "dpo")
     return _public(node.directory.directory())
 
 
 @router.post("/officials", status_code=status.HTTP_201_CREATED, response_model=DirectoryPublic)
-def designate_official(body: OfficialCreate, node: NodeDep, who: CurrentPrincipal) -> DirectoryPublic:
+def designate_official(body: OfficialCreate, node: NodeDep, who: Operator) -> DirectoryPublic:
     """Designate an official of this administration with roles (operator only)."""
     who.require("operator")
     return _public(node.designate_official(by=who.official_id, **body.model_dump()))
@@ -38,14 +39,14 @@ def designate_official(body: OfficialCreate, node: NodeDep, who: CurrentPrincipa
 
 @router.post("/officials/{official_id}/revocation", response_model=DirectoryPublic)
 def revoke_official(official_id: OfficialId, body: Revocation, node: NodeDep,
-                    who: CurrentPrincipal) -> DirectoryPublic:
+                    who: Operator) -> DirectoryPublic:
     """Revoke a designation; the official's credentials stop working at once."""
     who.require("operator")
     return _public(node.directory.revoke_official(by=who.official_id, official_id=official_id, reason=body.reason))
 
 
 @router.post("/partners", status_code=status.HTTP_201_CREATED, response_model=DirectoryPublic)
-def register_partner(body: PartnerCreate, node: NodeDep, who: CurrentPrincipal) -> DirectoryPublic:
+def register_partner(body: PartnerCreate, node: NodeDep, who: Operator) -> DirectoryPublic:
     """Register a partner administration under the agreements that bind both."""
     who.require("operator")
     return _public(node.directory.register_partner(by=who.official_id, **body.model_dump()))
@@ -54,7 +55,7 @@ def register_partner(body: PartnerCreate, node: NodeDep, who: CurrentPrincipal) 
 @router.post("/partners/{administration}/officials", status_code=status.HTTP_201_CREATED,
              response_model=DirectoryPublic)
 def designate_partner_official(administration: str, body: PartnerOfficialCreate, node: NodeDep,
-                               who: CurrentPrincipal) -> DirectoryPublic:
+                               who: Operator) -> DirectoryPublic:
     """Record an official the partner designated and published (Nairobi Art. 6(1))."""
     who.require("operator")
     return _public(node.directory.designate_partner_official(

@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
 from adapters import jose
-from service.http.deps import CurrentPrincipal, NodeDep
+from service.http.deps import NodeDep
+from service.http.roles import Operator
 from service.exchange.inbox import EnvelopeRejected
 from service.http.problems import PROBLEM_JSON
 from service.http.schemas import AdminCode, Strict
@@ -90,7 +91,7 @@ def read_signed_directory(node: NodeDep) -> str:
 
 @router.put("/partners/{administration}/directory")
 def import_partner_directory(administration: AdminCode, body: DirectoryImport, node: NodeDep,
-                             who: CurrentPrincipal) -> dict:
+                             who: Operator) -> dict:
     """Import a partner's signed directory, checked against the pinned fingerprint (operator)."""
     who.require("operator")
     document = node.exchange.import_directory(body.directory, body.fingerprint, by=who.official_id,
@@ -104,7 +105,7 @@ class AlarmClearance(Strict):
 
 @router.post("/partners/{administration}/alarm/clearance")
 def clear_partner_alarm(administration: AdminCode, body: AlarmClearance, node: NodeDep,
-                        who: CurrentPrincipal) -> dict:
+                        who: Operator) -> dict:
     """Clear a partner history alarm after investigation (operator); envelopes from the partner
     are accepted again and its next checkpoint starts a new witnessed history."""
     who.require("operator")
@@ -113,7 +114,7 @@ def clear_partner_alarm(administration: AdminCode, body: AlarmClearance, node: N
 
 
 @router.get("/outbox", response_model=OutboxPublic)
-def read_outbox(node: NodeDep, who: CurrentPrincipal) -> OutboxPublic:
+def read_outbox(node: NodeDep, who: Operator) -> OutboxPublic:
     """Envelopes not yet delivered, with their attempts and last error (operator)."""
     who.require("operator")
     rows = node.store.exchange.pending()

@@ -10,7 +10,8 @@ from fastapi import APIRouter, status
 from pydantic import Field
 
 from domain.disclosure import DisclosureRequest
-from service.http.deps import CurrentPrincipal, NodeDep
+from service.http.deps import NodeDep
+from service.http.roles import Official
 from service.http.schemas import CasePublic, Restrictions, Short, Strict, Text
 from service.http.views import case_public
 
@@ -60,7 +61,7 @@ def _view(node, case) -> CasePublic:
 
 
 @router.post("/consent-requests", status_code=status.HTTP_201_CREATED, response_model=CasePublic)
-def request_consent(case_id: UUID, body: ConsentRequestCreate, node: NodeDep, who: CurrentPrincipal) -> CasePublic:
+def request_consent(case_id: UUID, body: ConsentRequestCreate, node: NodeDep, who: Official) -> CasePublic:
     """Ask the providing administration for express written consent to communicate information to
     another authority, use it in criminal proceedings, or use it for another purpose
     (JP-NO Art. 7(2), 10(2),(3); Nairobi Art. 5(2); Nordic Art. 7(2)). Travels as a signed envelope."""
@@ -69,7 +70,7 @@ def request_consent(case_id: UUID, body: ConsentRequestCreate, node: NodeDep, wh
 
 @router.post("/consents/{consent_id}/grant", response_model=CasePublic)
 def grant_consent(case_id: UUID, consent_id: Ident, body: ConsentGrant, node: NodeDep,
-                  who: CurrentPrincipal) -> CasePublic:
+                  who: Official) -> CasePublic:
     """As the provider, grant a consent request, with conditions and an expiry."""
     expires = body.expires_on.isoformat() if body.expires_on else None
     return _view(node, node.consent.answer_consent(who, case_id, consent_id, granted=True,
@@ -78,7 +79,7 @@ def grant_consent(case_id: UUID, consent_id: Ident, body: ConsentGrant, node: No
 
 @router.post("/consents/{consent_id}/denial", response_model=CasePublic)
 def deny_consent(case_id: UUID, consent_id: Ident, body: ConsentDenial, node: NodeDep,
-                 who: CurrentPrincipal) -> CasePublic:
+                 who: Official) -> CasePublic:
     """As the provider, deny a consent request, with reasons."""
     return _view(node, node.consent.answer_consent(who, case_id, consent_id, granted=False, conditions=[],
                                                    expires_on=None, reasons=body.reasons))
@@ -86,20 +87,20 @@ def deny_consent(case_id: UUID, consent_id: Ident, body: ConsentDenial, node: No
 
 @router.post("/items/{item_id}/restrictions", response_model=CasePublic)
 def tighten_restrictions(case_id: UUID, item_id: Ident, body: Restrictions, node: NodeDep,
-                         who: CurrentPrincipal) -> CasePublic:
+                         who: Official) -> CasePublic:
     """As the provider, tighten an item's use restrictions by notice (JP-NO Art. 8(2)); never loosen."""
     return _view(node, node.consent.tighten_restrictions(who, case_id, item_id, body.model_dump()))
 
 
 @router.post("/advance-notices", status_code=status.HTTP_201_CREATED, response_model=CasePublic)
 def give_advance_notice(case_id: UUID, body: AdvanceNoticeCreate, node: NodeDep,
-                        who: CurrentPrincipal) -> CasePublic:
+                        who: Official) -> CasePublic:
     """Notify the provider in advance of a disclosure the law obliges (JP-NO Art. 14(1))."""
     return _view(node, node.consent.give_advance_notice(who, case_id, **body.model_dump()))
 
 
 @router.post("/disclosures", status_code=status.HTTP_201_CREATED, response_model=CasePublic)
-def disclose_information(case_id: UUID, body: DisclosureCreate, node: NodeDep, who: CurrentPrincipal) -> CasePublic:
+def disclose_information(case_id: UUID, body: DisclosureCreate, node: NodeDep, who: Official) -> CasePublic:
     """Record a disclosure to another authority or a use (criminal proceedings, another purpose).
     Accepted only with a basis: a matching, unexpired consent; the law-enforcement path (JP-NO
     Art. 7(3)) unless the provider notified otherwise; or a legally mandated disclosure (Art. 14(1))

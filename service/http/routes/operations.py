@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from service.http.deps import CurrentPrincipal, NodeDep
+from service.http.deps import NodeDep
+from service.http.roles import Operator
 from service.http.problems import PROBLEM_JSON
 
 router = APIRouter(tags=["operations"])
@@ -104,7 +105,7 @@ def readyz(request: Request):
 @router.get("/metrics", response_class=Response, responses={
     200: {"description": "Prometheus text exposition format",
           "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}}}})
-def metrics(node: NodeDep, who: CurrentPrincipal) -> Response:
+def metrics(node: NodeDep, who: Operator) -> Response:
     """Prometheus metrics (operator role; scrape with a bearer credential)."""
     who.require("operator")
     return Response(node.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,69 @@
+"""Who may call an endpoint, checked before anything of the request is read.
+
+Each secured route takes its caller through one of the aliases below instead of the bare
+``CurrentPrincipal``. FastAPI resolves dependencies before it validates the body, and a
+dependency that raises stops the request there: a caller without the role gets 403 and
+never a 422 that would describe the endpoint's schema (a role must not learn an endpoint's
+input by probing it). The application services check roles again (defence in depth);
+the aliases name the roles that can ever succeed, the services the finer rules.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from domain.directory import ROLES
+from service.http.deps import CurrentPrincipal
+from service.principal import Principal
+
+
+class RoleCheck:
+    """A dependency: the authenticated caller, if it holds one of ``roles``; else 403."""
+
+    def __init__(self, *roles: str):
+        unknown = set(roles) - set(ROLES)
+        if not roles or unknown:
+            raise ValueError(f"roles must be a non-empty subset of {ROLES}: {roles}")
+        self.roles = roles
+
+    def __call__(self, who: CurrentPrincipal) -> Principal:
+        who.require(*self.roles)
+        return who
+
+    def __repr__(self) -> str:
+        return f"RoleCheck{self.roles}"
+
+
+def holding(*roles: str):
+    return Annotated[Principal, Depends(RoleCheck(*roles))]
+
+
+Official = holding("official")
+Reader = holding("official", "auditor")  # reads of cases
+Auditor = holding("auditor")
+Operator = holding("operator")
+Dpo = holding("dpo")
+AnyRole = holding(*ROLES)
+
+
+def roles_of(route) -> tuple[str, ...] | None:
+    """The roles a route admits (``None``: it takes no RoleCheck), for documentation and tests."""
+    stack = list(getattr(route, "dependant", None).dependencies) if getattr(route, "dependant", None) else []
+    while stack:
+        dependant = stack.pop()
+        if isinstance(dependant.call, RoleCheck):
+            return dependant.call.roles
+        stack.extend(dependant.dependencies)
+    return None
+
+
+def api_routes(routes, prefix: str = ""):
+    """Every APIRoute of an app as (full path, route), through included routers."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:  # FastAPI >= 0.16x keeps included routers as nodes
+            yield from api_routes(included.routes, prefix + route.include_context.prefix)
+        elif hasattr(route, "dependant"):
+            yield prefix + route.path, route

@@ -1,0 +1,46 @@
+"""`cmaa agreements`: agreement profiles and their periods in force."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from service.cli.common import BY, open_node, out, refusing
+
+agreements = typer.Typer(help="Agreement profiles and their periods in force.", no_args_is_help=True)
+
+
+@agreements.command("list")
+def agreements_list() -> None:
+    """List the agreement profiles and their periods."""
+    node = open_node()
+    directory = node.directory.directory()
+    table = Table("id", "agreement", "in force from", "terminated from", "parties")
+    for profile in node.agreements:
+        period = directory.period(profile)
+        table.add_row(profile.id, profile.short, period.in_force_from.isoformat(),
+                      period.terminated_from.isoformat() if period.terminated_from else "-",
+                      ", ".join(sorted(profile.parties)))
+    out.print(table)
+
+
+@agreements.command("period")
+def agreements_period(
+    agreement_id: str,
+    in_force_from: Annotated[Optional[str], typer.Option(help="YYYY-MM-DD notified entry into force")] = None,
+    termination_notified_on: Annotated[Optional[str], typer.Option(help="YYYY-MM-DD of the notice")] = None,
+) -> None:
+    """Record the entry into force or a termination notice of an agreement."""
+    node = open_node()
+
+    def parse(value: str | None) -> date | None:
+        return date.fromisoformat(value) if value else None
+
+    directory = refusing(lambda: node.directory.record_agreement_period(
+        by=BY, agreement=agreement_id, in_force_from=parse(in_force_from),
+        termination_notified_on=parse(termination_notified_on)))
+    out.print(json.dumps(directory.periods[agreement_id]))

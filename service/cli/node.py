@@ -1,0 +1,67 @@
+"""Commands that start, create or show a node: serve, init, openapi, demo."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from service.cli.common import announce_first_operator, err, open_node, out
+from service.settings import Settings
+
+
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Listen address (CMAA_HOST)")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Listen port (CMAA_PORT)")] = None,
+) -> None:
+    """Start the node (first run: create the store, node keys and an operator credential)."""
+    import uvicorn
+
+    from service.http.app import create_app
+    from service.node import build_node, initialise
+    from service.ops.observability import configure_logging, uvicorn_log_config
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    if host or port:
+        settings = settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v})
+    node = build_node(settings)
+    token = initialise(node)
+    if token:
+        announce_first_operator(token, settings)
+    err.print(f"cmaa node {settings.administration} on {settings.endpoint} "
+              f"(store: {settings.store_url.split('@')[-1]}; node key {node.exchange.node_fingerprint()})")
+    tls = {}
+    if settings.tls_cert:
+        tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
+        if settings.tls_ca:  # mutual TLS: partners must present a certificate from this CA
+            tls.update(ssl_ca_certs=str(settings.tls_ca), ssl_cert_reqs=ssl.CERT_REQUIRED)
+    # JSON logs; uvicorn's access log (raw paths and query strings) is replaced by ours.
+    # On SIGTERM uvicorn stops accepting, drains requests for the grace period, then the
+    # app's shutdown lets the courier finish or hand back its deliveries.
+    uvicorn.run(create_app(settings, node=node, courier_child=True), host=settings.host, port=settings.port,
+                log_level=settings.log_level, log_config=uvicorn_log_config(), access_log=False,
+                timeout_graceful_shutdown=int(settings.shutdown_grace_seconds), **tls)
+
+
+def init() -> None:
+    """Create the store, node keys and the first operator credential, then exit."""
+    node = open_node()
+    out.print(f"node {node.settings.administration} ready at {node.settings.store_url.split('@')[-1]}")
+
+
+def export_openapi(output: Annotated[Path, typer.Option(help="Where to write")] = Path("openapi/openapi.json")) -> None:
+    """Write the API's OpenAPI document."""
+    from service.http.openapi import openapi_document
+
+    output.write_text(openapi_document())
+    out.print(f"wrote {output}")
+
+
+def demo(base_port: Annotated[int, typer.Option(help="First of two loopback ports; 0 picks free ones")] = 8710) -> None:
+    """Two nodes (Norway, Japan) on loopback walk one case end to end."""
+    from service.ops.demo import run_demo
+
+    run_demo(base_port, out)

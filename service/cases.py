@@ -21,7 +21,8 @@ from domain.errors import CaseNotFound, ConcurrentUpdate, InvalidInput, TreatyRu
 from domain.information import normalise_items
 from domain.requests import RequestCheck, RequestContent, check_request
 from service.exchange.directory import DirectoryService
-from service.exchange.inbox import ExchangeService, body_for
+from service.exchange.outbox import body_for
+from service.exchange.service import ExchangeService
 from service.principal import Principal
 
 OPENING_EVENTS = (

@@ -21,7 +21,7 @@ from adapters.vault import UNIDENTIFIED, Vault
 from domain.case import AssistanceCase
 from domain.errors import CaseNotFound, ConcurrentUpdate, InvalidInput, NotFound
 from domain.personal_data import ARTICLE, erased_marker
-from service.exchange.inbox import PERSONAL_KINDS
+from service.exchange.outbox import PERSONAL_KINDS
 from service.ops.observability import current_request_id
 from service.ops.periodic import Periodic
 from service.principal import Principal

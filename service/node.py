@@ -21,7 +21,7 @@ from service.consent import ConsentService
 from service.exchange.courier import Courier
 from service.exchange.directory import DirectoryService
 from service.dpo import DpoService
-from service.exchange.inbox import ExchangeService
+from service.exchange.service import ExchangeService
 from service.ops.metrics import Metrics
 from service.http.ratelimit import RateLimiter
 from service.settings import Settings

@@ -38,7 +38,7 @@ from adapters.exchange_tables import outcome_update
 from adapters.store import EventStore
 from domain.errors import ConcurrentUpdate, DomainError
 from service.exchange.directory import one_directory_read
-from service.exchange.inbox import ExchangeService
+from service.exchange.service import ExchangeService
 from service.ops.observability import request_id_var
 
 log = logging.getLogger("cmaa.courier")

@@ -11,7 +11,7 @@ import pytest
 from joserfc.jwk import OKPKey
 
 from adapters import jose
-from service.exchange.inbox import RECEIPT_TYP, REJECTION_TYP
+from service.exchange.outbox import RECEIPT_TYP, REJECTION_TYP
 from tests.factories import jp_no_request
 
 

@@ -31,7 +31,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from adapters.merkle import MerkleTree, ProofError, leaf_hash
-from adapters.store import take_write_lock
+from adapters.sql import take_write_lock
 
 LEAF_VERSION = b"cmaa-leaf-v1"
 SEALER_LOCK = "cmaa:sealer"
@@ -41,23 +41,6 @@ def leaf_data(originator_id: Any, version: int, topic: str, state: bytes) -> byt
     """The stream id in its canonical text form (a UUID as 8-4-4-4-12 lowercase hex)."""
     return b"\n".join([LEAF_VERSION, str(originator_id).lower().encode(), str(version).encode(), topic.encode(),
                        hashlib.sha256(state).hexdigest().encode()])
-
-
-def tables(prefix: str, blob: str) -> list[str]:
-    return [
-        f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_merkle_leaves (leaf_index BIGINT PRIMARY KEY, "
-        "notification_id BIGINT NOT NULL UNIQUE, originator_id TEXT NOT NULL, originator_version BIGINT NOT NULL, "
-        f"leaf_hash {blob} NOT NULL)",
-        f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_merkle_nodes (level INTEGER NOT NULL, idx BIGINT NOT NULL, "
-        f"hash {blob} NOT NULL, PRIMARY KEY (level, idx))",
-        f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_checkpoints (tree_size BIGINT PRIMARY KEY, root {blob} NOT NULL, "
-        "note TEXT NOT NULL, created_at BIGINT NOT NULL)",
-        # Checkpoints of partners' logs this node witnessed, and our checkpoints partners cosigned.
-        f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_witnessed (partner TEXT NOT NULL, tree_size BIGINT NOT NULL, "
-        f"root {blob} NOT NULL, note TEXT NOT NULL, PRIMARY KEY (partner, tree_size))",
-        f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_cosignatures (tree_size BIGINT NOT NULL, witness TEXT NOT NULL, "
-        "note TEXT NOT NULL, PRIMARY KEY (tree_size, witness))",
-    ]
 
 
 class _CursorNodes:

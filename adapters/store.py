@@ -61,7 +61,7 @@ def env_for_url(url: str) -> dict[str, str]:
                                    "before it is acknowledged) or normal (faster; see the README)")
         return {"PERSISTENCE_MODULE": "adapters.store:SQLiteFactory", "SQLITE_DBNAME": database,
                 "SQLITE_LOCK_TIMEOUT": "10", "SQLITE_SYNCHRONOUS": synchronous,
-                "APPLICATION_RECORDER_TOPIC": "adapters.exchange_tables:CmaaSQLiteRecorder"}
+                "APPLICATION_RECORDER_TOPIC": "adapters.recorders:CmaaSQLiteRecorder"}
     if backend in ("postgresql", "postgres"):
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -73,7 +73,7 @@ def env_for_url(url: str) -> dict[str, str]:
             "POSTGRES_CONNECT_TIMEOUT": "10",
             "POSTGRES_POOL_SIZE": str(parsed.query.get("pool_size", "5")),
             "POSTGRES_LOCK_TIMEOUT": "10",
-            "APPLICATION_RECORDER_TOPIC": "adapters.exchange_tables:CmaaPostgresRecorder",
+            "APPLICATION_RECORDER_TOPIC": "adapters.recorders:CmaaPostgresRecorder",
         }
         schema = parsed.query.get("schema")
         if schema:
@@ -85,15 +85,6 @@ def env_for_url(url: str) -> dict[str, str]:
 
 
 SYNCHRONOUS = ("full", "normal")
-
-
-def take_write_lock(cursor) -> None:
-    """SQLite: take the database's write lock now, at the start of a transaction that reads
-    and then writes, waiting its turn (``SQLITE_LOCK_TIMEOUT``). Such a transaction would
-    otherwise fail at once with "database is locked" when another process (the courier
-    process, a CLI command) writes between its read and its write: SQLite cannot upgrade
-    it, and does not wait. A write that changes nothing takes the lock."""
-    cursor.execute("UPDATE cmaa_outbox SET attempts = attempts WHERE 1 = 0")
 
 
 def _patiently(call, args, kwargs, timeout: float):

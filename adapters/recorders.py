@@ -1,0 +1,99 @@
+"""The eventsourcing library's native recorders, extended with the node's own tables: ``EventStore.commit(case,
+outbox=[...], inbox=...)`` writes the case's new events *and* the outbox/inbox rows in one transaction."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import IntegrityError, ProgrammingError
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL
+
+from adapters.sql import (MIGRATIONS, audit_tables, exchange_tables, insert_rows, migrate_postgres, migrate_sqlite,
+                          vault_tables)
+
+
+class CmaaSQLiteRecorder(SQLiteApplicationRecorder):
+    def construct_create_table_statements(self) -> list[str]:
+        return (super().construct_create_table_statements() + exchange_tables("") + audit_tables("", "BLOB")
+                + vault_tables(""))
+
+    def _create_table(self, c) -> None:
+        super()._create_table(c)
+        migrate_sqlite(c)
+
+    def _insert_events(self, c, stored_events, **kwargs: Any):
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        insert_rows(c, "", "?", kwargs.get("outbox", ()), kwargs.get("inbox"), kwargs.get("outcome"))
+        return ids
+
+
+class CmaaPostgresRecorder(PostgresApplicationRecorder):
+    def __init__(self, datastore, **kwargs: Any):
+        super().__init__(datastore, **kwargs)
+        self.sql_create_statements.extend(SQL(s) for s in exchange_tables(self.table_prefix))
+        self.sql_create_statements.extend(SQL(s) for s in audit_tables(self.table_prefix, "BYTEA"))
+        self.sql_create_statements.extend(SQL(s) for s in vault_tables(self.table_prefix))
+        self.sql_create_statements.extend(SQL(s) for s in migrate_postgres(self.table_prefix))
+
+    @property
+    def table_prefix(self) -> str:
+        schema = self.datastore.schema
+        return f'"{schema}".' if schema else ""
+
+    def _schema_ready(self) -> bool:
+        """Every table, index and added column this recorder creates is there already.
+
+        Checked from the catalog, which takes no lock on the tables: a CLI command or a
+        replica starting beside a node under load then runs no DDL at all. (``CREATE INDEX
+        IF NOT EXISTS`` locks its table even when the index exists; a node's transaction
+        holding the outbox and asking for the events table, against one creating tables in
+        the opposite order, was a deadlock.)"""
+        schema = self.datastore.schema or "public"
+        statements = [self.events_table_name] + [
+            found.group(1) for text in (exchange_tables(""), audit_tables("", "BYTEA"), vault_tables(""))
+            for statement in text if (found := re.match(r"CREATE (?:UNIQUE )?(?:TABLE|INDEX) IF NOT EXISTS (\S+)",
+                                                         statement))]
+        names = [f'"{schema}".{name.split(".")[-1]}' for name in statements]
+        try:
+            with self.datastore.transaction(commit=False) as curs:
+                curs.execute("SELECT bool_and(to_regclass(name) IS NOT NULL) AS ready FROM unnest(%s::text[]) AS name",
+                             (names,))
+                if not curs.fetchone()["ready"]:
+                    return False
+                for table, column, _ in MIGRATIONS:
+                    curs.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
+                                 "AND table_name = %s AND column_name = %s", (schema, table, column))
+                    if curs.fetchone() is None:
+                        return False
+        except (ProgrammingError, psycopg.Error):
+            return False
+        return True
+
+    def create_table(self) -> None:
+        if self._schema_ready():
+            return
+        # The library creates its composite type in a transaction of its own and tolerates only
+        # "already exists"; replicas starting together can instead collide in the catalog
+        # (UniqueViolation on pg_type, or "relation ... already exists"). The loser tries again
+        # and then finds the type there.
+        for attempt in range(3):
+            try:
+                return super().create_table()
+            except (IntegrityError, ProgrammingError, psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):
+                if attempt == 2:
+                    raise
+
+    def _create_table(self, curs) -> None:
+        # Replicas starting together would race in the catalog on CREATE ... IF NOT
+        # EXISTS ("duplicate key ... pg_type"); one transaction-scoped lock serialises them.
+        curs.execute("SELECT pg_advisory_xact_lock(hashtext('cmaa:create-tables'))")
+        super()._create_table(curs)
+
+    def _insert_events(self, curs, stored_events, **kwargs: Any) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        insert_rows(curs, self.table_prefix, "%s", kwargs.get("outbox", ()), kwargs.get("inbox"),
+                     kwargs.get("outcome"))

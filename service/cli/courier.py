@@ -24,7 +24,7 @@ def courier_run(
     import signal
     import threading
 
-    from service.exchange.courier import CourierThread, child_of_the_node
+    from service.exchange.courier_runners import CourierThread, child_of_the_node
     from service.ops.observability import configure_logging
 
     settings = Settings()

@@ -15,7 +15,7 @@ from service.http import problems
 from service.http.limits import BodySizeLimit
 from service.node import Node, build_node
 from service.audit import SealerThread
-from service.exchange.courier import CourierProcess, CourierThread
+from service.exchange.courier_runners import CourierProcess, CourierThread
 from service.exchange.directory import OneDirectoryPerRequest
 from service.dpo import SweepThread
 from service.ops.observability import RequestObservability

@@ -57,7 +57,7 @@ class Metrics:
     def attach(self, node: Any) -> None:
         self.registry.register(StoreCollector(node))
 
-    # -- the courier as a child process (service/exchange/courier.py CourierProcess) -------------------
+    # -- the courier as a child process (service/exchange/courier_runners.py CourierProcess) -------------------
     RELAYED = ("deliveries", "delivery_rejections", "delivery_retries")
 
     def courier_report(self) -> dict:

@@ -1,0 +1,1 @@
+"""Agreement profiles as data: one JSON file per agreement, read by domain/agreements.py."""

@@ -24,6 +24,13 @@ def directory_id(administration: str) -> UUID:
 
 
 class Directory(Aggregate):
+    """One administration's directory: its designated officials and their public keys, its partners with what
+    they published to us (officials, keys, endpoint, node key pin), and the agreements' periods in force.
+
+    Long because: an aggregate with its ``@event`` methods — each command's check and the fact it records sit
+    side by side, and the events' stored topics (``domain.directory:Directory.OfficialDesignated``) name this
+    class, so moving them to another class would be a migration of every stored directory."""
+
     @staticmethod
     def create_id(administration: str, name: str) -> UUID:
         return directory_id(administration)

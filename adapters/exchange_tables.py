@@ -98,6 +98,21 @@ class ExchangeTables:
                          "WHERE status = 'pending' GROUP BY partner", fetch=True)
         return {row["partner"]: (int(row["n"]), int(row["first"])) for row in rows}
 
+    def by_partner(self) -> dict[str, dict[str, int | None]]:
+        """Per partner and status: envelopes, those retried at least once, the oldest created (ms)."""
+        rows = self._run("SELECT partner, status, COUNT(*) AS n, SUM(CASE WHEN attempts > 1 THEN 1 ELSE 0 END) "
+                         "AS retried, MIN(created_at) AS first FROM {p}cmaa_outbox GROUP BY partner, status",
+                         fetch=True)
+        summary: dict[str, dict[str, int | None]] = {}
+        for row in rows:
+            entry = summary.setdefault(row["partner"], {"pending": 0, "delivered": 0, "rejected": 0, "retried": 0,
+                                                        "oldest_pending": None})
+            entry[row["status"]] = int(row["n"])
+            if row["status"] == "pending":
+                entry["retried"] = int(row["retried"] or 0)
+                entry["oldest_pending"] = int(row["first"])
+        return summary
+
     def oldest_due_ms(self) -> int | None:
         """Since when (ms) the longest-waiting due envelope has been due: a courier that
         works keeps this close to now, whatever the partner does (backoff moves it on)."""

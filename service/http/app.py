@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
+from service import console
 from service.http import problems
 from service.http.limits import BodySizeLimit
 from service.node import Node, build_node
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None,
     app = api_shell(lifespan)
     app.state.node = node or build_node(settings)
     problems.install(app)
+    console.mount(app)  # the web console (service/console/, docs/console.md)
     app.add_middleware(OneDirectoryPerRequest)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObservability, metrics=app.state.node.metrics)

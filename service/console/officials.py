@@ -1,0 +1,152 @@
+"""Officials' pages: the cases list, a case with its timeline, making a request."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import Depends, Request
+
+from domain.case import REQUESTED, REQUESTING
+from domain.errors import DomainError
+from service.console.forms import lines, rule_errors, validate, words
+from service.console.web import Ctx, form, page, redirect, render, router
+from service.http.schemas import CaseRequestCreate
+from service.http.views import case_public, event_public
+
+routes = router()
+KINDS = ("information", "lawful_movement_check", "special_surveillance", "enquiry", "service_of_documents",
+         "recovery_of_claim")
+STATUSES = ("requested", "received", "acknowledged", "forwarded", "postponed", "in_consultation", "replying",
+            "replied", "refused", "provided", "information_received", "closed")
+SIDES = ("requesting", "requested", "providing", "receiving")
+FILTERS = ("side", "kind", "partner", "status", "agreement", "reference")
+PURPOSES = ("Working on the case", "Preparing a reply", "Checking a consent or disclosure",
+            "Supervising the case", "Audit")
+
+
+@routes.get("/cases")
+def cases(request: Request, ctx: Ctx = Depends(page)):
+    """Only what the list shows is read (reference, kind, partner, status, dates): no personal data."""
+    query = {k: request.query_params.get(k, "").strip()[:80] for k in FILTERS}
+    overdue = request.query_params.get("overdue") == "1"
+    found, _ = ctx.node.cases.list(ctx.who, after=0, limit=500)
+    now = ctx.node.clock.now()
+    rows = []
+    for case in found:
+        if any(query[k] and getattr(case, a) != query[k] for k, a in
+               (("side", "side"), ("kind", "kind"), ("partner", "partner_administration"), ("status", "status"),
+                ("agreement", "agreement"))):
+            continue
+        if query["reference"] and query["reference"].upper() not in case.reference.upper():
+            continue
+        if overdue and not case.confirmation_overdue(now):
+            continue
+        rows.append({"id": case.id, "reference": case.reference, "side": case.side, "kind": case.kind,
+                     "partner": case.partner_administration, "status": case.status, "agreement": case.agreement,
+                     "opened_at": case.opened_at, "channel": case.channel, "overdue": case.confirmation_overdue(now)})
+    rows.reverse()  # newest first
+    directory = ctx.node.directory.directory()
+    return render(ctx, request, "cases.html", rows=rows, query=query, overdue=overdue, kinds=KINDS,
+                  statuses=STATUSES, sides=SIDES, partners=sorted(directory.partners),
+                  agreements=[p.id for p in ctx.node.agreements], total=len(found))
+
+
+def _request_form(ctx: Ctx, request: Request, values: dict, errors: dict, status: int = 200):
+    directory = ctx.node.directory.directory()
+    profiles = list(ctx.node.agreements)
+    return render(ctx, request, "request_new.html", status, values=values, errors=errors, kinds=KINDS,
+                  partners=directory.partners, profiles=profiles)
+
+
+@routes.get("/cases/new")
+def new_request(request: Request, ctx: Ctx = Depends(page)):
+    ctx.who.require("official")
+    return _request_form(ctx, request, {"channel": "written", "language": "en", "target_kind": "legal"}, {})
+
+
+def request_body(ctx: Ctx) -> dict[str, Any]:
+    target: dict[str, Any] = {}
+    if ctx.field("target_name"):
+        target = {"kind": ctx.field("target_kind") or "legal", "name": ctx.field("target_name")}
+        if ctx.field("target_date_of_birth"):
+            target["date_of_birth"] = ctx.field("target_date_of_birth")
+        if ctx.field("target_id_value"):
+            target["identifiers"] = [{"scheme": ctx.field("target_id_scheme") or "other",
+                                      "value": ctx.field("target_id_value")}]
+    content = {"action_requested": ctx.field("action_requested"), "reason": ctx.field("reason"),
+               "case_description": ctx.field("case_description"), "laws_involved": lines(ctx.field("laws_involved")),
+               "targets": [target] if target else []}
+    if ctx.field("reciprocity_notice"):
+        content["reciprocity_notice"] = ctx.field("reciprocity_notice")
+    return {"agreement": ctx.field("agreement"), "partner_administration": ctx.field("partner_administration"),
+            "kind": ctx.field("kind"), "language": ctx.field("language"),
+            "addressed_to": words(ctx.field("addressed_to")), "content": content}
+
+
+@routes.post("/cases/new")
+def make_request(request: Request, ctx: Ctx = Depends(form)):
+    """The API's schema and the same CaseService call as ``POST /cases`` (or ``/cases/oral``)."""
+    ctx.who.require("official")
+    body, errors = validate(CaseRequestCreate, request_body(ctx))
+    if body is not None:
+        try:
+            case = ctx.node.cases.request_assistance(ctx.who, body.model_dump(mode="json"),
+                                                     oral=ctx.field("channel") == "oral")
+        except DomainError as error:
+            errors = rule_errors(error)
+        else:
+            ctx.session.purposes[str(case.id)] = "Made the request"
+            return redirect(f"/cases/{case.id}", f"Request {case.reference} made; it is on its way to "
+                            f"{case.partner_administration}.", ctx)
+    values = {k: v for k, v in ctx.form.items() if k != "csrf"}
+    return _request_form(ctx, request, values, errors, 422)
+
+
+@routes.get("/cases/{case_id}")
+def case_page(case_id: UUID, request: Request, ctx: Ctx = Depends(page)):
+    purpose = ctx.session.purposes.get(str(case_id))
+    if purpose is None:  # the purpose first: the read is recorded with it (as X-Purpose on the API)
+        ctx.node.cases.get(ctx.who, case_id)  # exists and is ours, before asking why
+        return render(ctx, request, "purpose.html", case_id=case_id, purposes=PURPOSES, errors={})
+    case = ctx.node.cases.get(ctx.who, case_id)
+    restricted = ctx.node.dpo.on_read(ctx.who, case, "read case (console)", purpose)
+    view = case_public(case, ctx.node.clock.now(), restricted)
+    events = [event_public(e, restricted) for e in ctx.node.cases.history(ctx.who, case_id)]
+    deliveries = ctx.node.store.exchange.for_case(str(case_id))
+    profile = ctx.node.agreements.get(case.agreement)
+    return render(ctx, request, "case.html", case=view, events=events, deliveries=deliveries, purpose=purpose,
+                  restricted=restricted, profile=profile, actions=_actions(case, ctx),
+                  grounds=sorted(profile.raw["refusal_grounds"]))
+
+
+def _actions(case, ctx: Ctx) -> set[str]:
+    if "official" not in ctx.who.roles:
+        return set()
+    status, side = case.status, case.side
+    can: set[str] = set()
+    if side == REQUESTED:
+        if status == "received":
+            can |= {"acknowledge", "refuse"}
+        if status in ("acknowledged", "postponed", "in_consultation", "replying"):
+            can |= {"reply", "refuse"} if status != "replying" else {"reply"}
+        if status in ("acknowledged", "in_consultation"):
+            can.add("postpone")
+        if any(c["status"] == "requested" for c in case.consents.values()):
+            can.add("answer_consent")
+    if side == REQUESTING and case.items:
+        can |= {"consent", "notice", "disclose"}
+    return can
+
+
+@routes.post("/cases/{case_id}/purpose")
+def give_purpose(case_id: UUID, request: Request, ctx: Ctx = Depends(form)):
+    purpose = ctx.field("purpose_other") or ctx.field("purpose")
+    if len(purpose) < 3 or len(purpose) > 200:
+        return render(ctx, request, "purpose.html", 422, case_id=case_id, purposes=PURPOSES,
+                      errors={"purpose": "Say why you open this case (3 to 200 characters)"})
+    ctx.node.cases.get(ctx.who, case_id)
+    ctx.session.purposes[str(case_id)] = purpose
+    return redirect(f"/cases/{case_id}")
+
+

@@ -1,0 +1,102 @@
+"""Operators' pages: readiness, partners and their alarms, the outbox, officials and credentials.
+The same calls as ``cmaa officials|credentials|keys|partners`` and ``/readyz``, behind the operator role."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from fastapi import Depends, Request
+
+from domain.errors import InvalidInput
+from service.console.forms import words
+from service.console.web import Ctx, form, page, redirect, render, router
+from service.http.routes.operations import readiness
+
+routes = router()
+ROLES = ("official", "auditor", "dpo", "operator")
+
+
+def _overview(ctx: Ctx, request: Request) -> dict:
+    directory = ctx.node.directory.directory()
+    now = ctx.node.clock.now()
+    partners = []
+    for code, p in sorted(directory.partners.items()):
+        imported = (p.get("directory") or {}).get("issued_at")
+        partners.append({"code": code, "name": p.get("name"), "agreements": p.get("agreements", []),
+                         "endpoint": p.get("endpoint"), "alarm": p.get("alarm"),
+                         "directory_age": (now - imported) if imported else None,
+                         "officials": sorted(p.get("officials", {}))})
+    outbox = ctx.node.store.exchange.by_partner()
+    now_ms = time.time() * 1000
+    for entry in outbox.values():
+        entry["oldest_seconds"] = (int((now_ms - entry["oldest_pending"]) / 1000)
+                                   if entry["oldest_pending"] else None)
+    return {"checks": readiness(request), "partners": partners, "outbox": outbox,
+            "officials": sorted(directory.officials.items()), "roles": ROLES}
+
+
+@routes.get("/operations")
+def operations(request: Request, ctx: Ctx = Depends(page)):
+    ctx.who.require("operator")
+    return render(ctx, request, "operations.html", **_overview(ctx, request), issued=None)
+
+
+@routes.post("/operations/alarms/{administration}/clear")
+def clear_alarm(administration: str, ctx: Ctx = Depends(form)):
+    """``cmaa partners clear-alarm``: the partner's next checkpoint is witnessed afresh."""
+    ctx.who.require("operator")
+    resolution = ctx.field("resolution")
+    if len(resolution) < 3:
+        raise InvalidInput("say how the alarm was resolved (what you checked with the partner)", field="resolution")
+    ctx.node.exchange.witness.clear(administration, resolution, ctx.who.official_id)
+    return redirect("/operations", f"History alarm for {administration} cleared.", ctx)
+
+
+@routes.post("/operations/officials")
+def designate(ctx: Ctx = Depends(form)):
+    ctx.who.require("operator")
+    roles = [r for r in ctx.many("roles") if r in ROLES]
+    if not roles:
+        raise InvalidInput("choose at least one role", field="roles")
+    official_id = ctx.field("official_id")
+    ctx.node.designate_official(by=ctx.who.official_id, official_id=official_id, name=ctx.field("name"),
+                                email=ctx.field("email"), roles=roles)
+    return redirect("/operations", f"Designated {official_id} ({', '.join(roles)}).", ctx)
+
+
+@routes.post("/operations/officials/{official_id}/revoke")
+def revoke(official_id: str, ctx: Ctx = Depends(form)):
+    ctx.who.require("operator")
+    ctx.node.directory.revoke_official(by=ctx.who.official_id, official_id=official_id,
+                                       reason=ctx.field("reason") or "revoked in the console")
+    return redirect("/operations", f"Revoked {official_id}; their credentials stop working.", ctx)
+
+
+@routes.post("/operations/officials/{official_id}/credential")
+def issue_credential(official_id: str, request: Request, ctx: Ctx = Depends(form)):
+    """The credential is shown once, on this page (never stored, never logged, not cached)."""
+    ctx.who.require("operator")
+    days = ctx.field("days")
+    valid_for = timedelta(days=int(days)) if days.isdigit() and 0 < int(days) <= 3650 else None
+    token = ctx.node.directory.issue_credential(by=ctx.who.official_id, official_id=official_id, valid_for=valid_for)
+    return render(ctx, request, "operations.html", **_overview(ctx, request), issued=(official_id, token))
+
+
+@routes.post("/operations/credentials/revoke")
+def revoke_credential(ctx: Ctx = Depends(form)):
+    ctx.who.require("operator")
+    token_id = ctx.field("token_id")
+    ctx.node.directory.revoke_credential(by=ctx.who.official_id, token_id=token_id,
+                                         reason=ctx.field("reason") or "revoked in the console")
+    return redirect("/operations", f"Credential {token_id} revoked.", ctx)
+
+
+@routes.post("/operations/officials/{official_id}/keys")
+def rotate_keys(official_id: str, ctx: Ctx = Depends(form)):
+    ctx.who.require("operator")
+    kids = ctx.node.exchange.rotate_official_keys(official_id, ctx.who.official_id)
+    return redirect("/operations", f"Keys of {official_id} rotated: {', '.join(kids)}.", ctx)
+
+
+del words

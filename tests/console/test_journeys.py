@@ -1,0 +1,147 @@
+"""Journeys through the console of two real nodes (Norway, Japan), in Chromium."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from tests.factories import jp_no_request
+
+
+def reload_until(person, predicate, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        person.page.reload()
+        if predicate(person.page.content()):
+            return person.page
+        time.sleep(0.3)
+    raise AssertionError(f"{person.page.url}: condition not met within {timeout} s")
+
+
+def open_case(person, reference: str | None = None):
+    """From the cases list to the case page, giving the purpose the read is recorded with."""
+    page = person.go("/cases")
+    link = page.get_by_role("link", name=re.compile(reference or r"-2026-"))
+    link.first.click()
+    if page.locator("h1").inner_text().startswith("Why"):
+        person.check("purpose")
+        page.get_by_label("Working on the case").check()
+        page.click("button:has-text('Open the case')")
+    return page
+
+
+def fill_request(page, **skip):
+    body = jp_no_request()
+    content = body["content"]
+    page.select_option("#partner_administration", "JP")
+    page.select_option("#kind", "information")
+    page.fill("#addressed_to", "jp-tanaka")
+    page.fill("#action_requested", content["action_requested"])
+    if "reason" not in skip:
+        page.fill("#reason", content["reason"])
+    page.fill("#case_description", content["case_description"])
+    page.fill("#laws_involved", "\n".join(content["laws_involved"]))
+    page.select_option("#target_kind", "legal")
+    page.fill("#target_name", content["targets"][0]["name"])
+    page.fill("#target_id_scheme", "company_registration")
+    page.fill("#target_id_value", content["targets"][0]["identifiers"][0]["value"])
+
+
+def test_a_request_made_in_norway_is_answered_in_japan_then_consent_and_disclosure(person):
+    hansen = person("NO", "no-hansen")
+    hansen.check("start-official")
+    page = hansen.go("/cases/new")
+    hansen.check()
+    fill_request(page, reason=True)
+    page.click("button:has-text('Send the request')")
+    # The treaty's refusal lands on the field, with its article, and the summary links to it.
+    summary = page.locator(".error-summary a[href='#reason']")
+    assert "JP-NO Art. 11(4)(b)" in summary.inner_text()
+    assert page.locator("#reason-error").is_visible()
+    hansen.check("request-error")
+    summary.click()
+    assert page.evaluate("document.activeElement.id") == "reason"
+    page.keyboard.type(jp_no_request()["content"]["reason"])  # typed where the focus landed: keyboard only
+    page.click("button:has-text('Send the request')")
+    assert "Request NO-2026-" in page.locator(".banner").inner_text()
+    reference = re.search(r"NO-2026-[0-9A-F]{8}", page.locator("h1").inner_text()).group(0)
+    reload_until(hansen, lambda html: "EnvelopeDelivered" in html)  # the courier delivered, with a receipt
+    assert "signed receipt held" in page.content() and "JP-NO Art. 11(2)" in page.content()
+    hansen.check("case-requesting")
+
+    tanaka = person("JP", "jp-tanaka")
+    page = tanaka.go("/cases")
+    tanaka.check("cases-list")
+    page = open_case(tanaka, reference)
+    assert "received" in page.locator("h1").inner_text().lower()
+    assert "Nordlys Import AS" in page.content()
+    page.click("button:has-text('Acknowledge')")
+    assert "Acknowledged" in page.locator(".banner").inner_text()
+    page.fill("#item_title", "Export declaration EX-2026-001")
+    page.fill("#item_content", "Declared value JPY 1,200,000")
+    page.fill("#item_use_conditions", "Customs use only")
+    page.select_option("#item_onward", "no")
+    page.click("form[action$='/reply'] button")
+    assert page.locator("h1").inner_text().startswith("Check your answers")
+    tanaka.check("check-your-answers")
+    page.click("button:has-text('Send the reply')")
+    assert "Reply sent" in page.locator(".banner").inner_text()
+    tanaka.check("case-requested")
+
+    page = reload_until(hansen, lambda html: "PartnerStepReceived" in html and "Customs use only" in html)
+    assert "replied" in page.locator("h1").inner_text().lower()
+    item_id = page.locator("table code").first.inner_text()
+    # A disclosure without its basis is refused, with the article, and the attempt is recorded.
+    page.get_by_label(item_id).last.check()
+    page.fill("#disclose_purpose", "Prosecution of the importer")
+    page.select_option("#basis", "consent")
+    page.fill("#disclose_recipient", "Oslo police district")
+    page.select_option("#recipient_kind", "law_enforcement")
+    page.click("form[action$='/disclosure'] button")
+    page.click("button:has-text('Record the disclosure')")
+    assert page.locator("h1").inner_text() and re.search(r"JP-NO Art\. \d", page.locator(".problem").inner_text())
+    hansen.check("disclosure-refused")
+
+    page = hansen.go(page.url.split("/console")[1] if False else "/cases")
+    page = open_case(hansen, reference)
+    assert "Refused disclosure attempts" in page.content()
+    page.locator("form[action$='/consent-request']").get_by_label(item_id).check()
+    page.select_option("#consent_action", "disclosure")
+    page.fill("#consent_recipient", "Oslo police district")
+    page.fill("#consent_purpose", "Prosecution of the importer")
+    page.click("form[action$='/consent-request'] button")
+    page.click("button:has-text('Ask for consent')")
+    assert "Consent requested" in page.locator(".banner").inner_text()
+
+    page = reload_until(tanaka, lambda html: "Consent request " in html)
+    page.fill("#conditions-1", "Only for this prosecution")
+    page.click("button[value='grant']")
+    page.click("button:has-text('Grant consent')")
+    assert "granted" in page.locator(".banner").inner_text()
+
+    page = reload_until(hansen, lambda html: "granted" in html)
+    consent_id = page.locator("select#consent_id option").nth(1).get_attribute("value")
+    form = page.locator("form[action$='/disclosure']")
+    form.get_by_label(item_id).check()
+    page.fill("#disclose_purpose", "Prosecution of the importer")
+    page.select_option("#basis", "consent")
+    page.select_option("#consent_id", consent_id)
+    page.fill("#disclose_recipient", "Oslo police district")
+    page.select_option("#recipient_kind", "law_enforcement")
+    page.click("form[action$='/disclosure'] button")
+    page.click("button:has-text('Record the disclosure')")
+    assert "Disclosure recorded" in page.locator(".banner").inner_text()
+    assert "Oslo police district" in page.locator("main").inner_text()
+    hansen.check("case-disclosed")
+
+    # An official's session cannot reach the DPO's or the operator's pages; signing out ends it.
+    for path in ("/dpo", "/operations", "/audit"):
+        page = hansen.go(path)
+        assert page.locator("h1").inner_text() == "Not permitted"
+        assert "this needs the" in page.locator(".problem").inner_text()
+        hansen.check()
+    page = hansen.go("/")
+    page.click("button:has-text('Sign out')")
+    assert page.locator("h1").inner_text() == "Sign in"
+    page = hansen.go("/cases")
+    assert page.locator("h1").inner_text() == "Sign in"

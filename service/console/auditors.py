@@ -32,7 +32,7 @@ def _status(ctx: Ctx) -> dict:
     for c in log.cosignatures():
         cosigned[c["witness"]] = max(cosigned.get(c["witness"], 0), c["tree_size"])
     latest = log.latest_checkpoint()
-    return {"status": ctx.node.audit.status(), "latest": latest, "partners": partners, "cosigned": cosigned}
+    return {"log_status": ctx.node.audit.status(), "latest": latest, "partners": partners, "cosigned": cosigned}
 
 
 @routes.get("/audit")
@@ -78,7 +78,9 @@ def replay(request: Request, ctx: Ctx = Depends(form)):
 def _bundle(ctx: Ctx, case_id: UUID | None = None, since=None, until=None) -> dict:
     node = ctx.node
     node.audit.seal_and_checkpoint()  # as `cmaa audit export`: everything stored so far is in the bundle
-    node.audit.checkpoint()
+    latest = node.audit.log.latest_checkpoint()
+    if latest is None or latest.size < node.audit.log.size():  # a new checkpoint only when the log grew
+        node.audit.checkpoint()
     partners = node.directory.directory().partners
     witness_keys = {code: p["directory"]["node_key"] for code, p in partners.items() if p.get("directory")}
     return export_bundle(node.store, node.audit.log, public_jwk(node.exchange.keystore.node_signing_key()),

@@ -7,12 +7,13 @@ import hmac
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 
+from fastapi.security import HTTPAuthorizationCredentials
+
 from service.console.session import COOKIE, SIGN_IN_COOKIE
-from service.console.web import PREFIX, Ctx, form, page, redirect, render, router, set_session_cookie, \
-    sign_in_token, templates, HEADERS
+from service.console.web import (HEADERS, PREFIX, CsrfRefused, Ctx, form, page, redirect, render, router,
+                                 set_session_cookie, sign_in_token, templates)
 from service.exchange.directory import Unauthenticated
 from service.http.deps import current_principal
-from fastapi.security import HTTPAuthorizationCredentials
 
 routes = router()
 
@@ -37,7 +38,6 @@ async def sign_in(request: Request):
     data = await request.form()
     expected = request.cookies.get(SIGN_IN_COOKIE, "")
     if not expected or not hmac.compare_digest(str(data.get("csrf", "")), expected):
-        from service.console.web import CsrfRefused
         raise CsrfRefused()
     token = str(data.get("credential", "")).strip()
     if not token:
@@ -65,6 +65,13 @@ def sign_out(request: Request, ctx: Ctx = Depends(form)):
 @routes.get("/")
 def home(request: Request, ctx: Ctx = Depends(page)):
     return render(ctx, request, "home.html", directory=ctx.node.directory.directory())
+
+
+def not_found(request: Request):
+    """Any other address under the console: a page, not the API's JSON."""
+    from starlette.exceptions import HTTPException
+
+    raise HTTPException(404, "there is no such page in the console")
 
 
 del HEADERS, redirect

@@ -207,3 +207,6 @@ def mount(app: FastAPI) -> None:
     for module in (sign_in, officials, steps, auditors, dpo, operators):
         app.include_router(module.routes)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=str(HERE / "static")), name="console-static")
+    last = router()  # after every other console route: an unknown address is a page too
+    last.add_api_route("/{anything:path}", sign_in.not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    app.include_router(last)

@@ -145,3 +145,142 @@ def test_a_request_made_in_norway_is_answered_in_japan_then_consent_and_disclosu
     assert page.locator("h1").inner_text() == "Sign in"
     page = hansen.go("/cases")
     assert page.locator("h1").inner_text() == "Sign in"
+
+
+def in_process(nodes, administration: str):
+    """The same store opened beside the running node, as `cmaa` on its host would."""
+    from service.node import build_node
+    from tests.servers import _settings
+
+    return build_node(_settings(nodes.envs[administration]))
+
+
+def test_an_operator_sees_the_node_and_clears_a_partner_alarm(person, nodes):
+    node = in_process(nodes, "NO")
+    try:  # what the witness records when JP presents a forked history (service/exchange/witness.py)
+        node.directory._change("raise_history_alarm", by="witness", administration="JP",
+                               reason="two different trees of 5 leaves: forked", held="held", presented="presented")
+    finally:
+        node.close()
+    operator = person("NO", "operator")
+    page = operator.go("/operations")
+    assert "history alarm" in page.locator("main").inner_text().lower()
+    assert "two different trees" in page.content()
+    for check in ("store", "keys", "sealer", "outbox"):
+        assert page.get_by_role("cell", name=check, exact=True).count() == 1
+    operator.check("operations-alarm")
+    page.click("button:has-text('Clear the alarm for JP')")  # without saying how: refused, nothing changed
+    assert page.locator("h1").inner_text() == "Invalid input" and "resolution" in page.content()
+    operator.check()
+    page = operator.go("/operations")
+    page.fill("#resolution-JP", "Checked with Japan Customs by phone: their store was restored from backup")
+    page.click("button:has-text('Clear the alarm for JP')")
+    assert "History alarm for JP cleared" in page.locator(".banner").inner_text()
+    assert "history alarm" not in page.locator("table").nth(1).inner_text().lower()
+    operator.check("operations")
+    node = in_process(nodes, "NO")
+    try:
+        assert not node.directory.directory().partners["JP"].get("alarm")
+    finally:
+        node.close()
+
+
+def verify(auditor, note: str):
+    page = auditor.go("/audit")
+    page.fill("#checkpoint", note)
+    page.click("button:has-text('Verify the log')")
+    return page
+
+
+def test_the_auditor_verifies_the_dpo_reports_and_erases_and_the_log_still_verifies_until_tampered(person, nodes):
+    import json
+
+    from adapters.bundle import verify_bundle
+
+    if "no case" in nodes.backend:  # pragma: no cover
+        return
+    hansen = person("NO", "no-hansen")
+    page = hansen.go("/cases")
+    if page.locator("tbody a").count() == 0:  # run alone: make the case this journey is about
+        page = hansen.go("/cases/new")
+        fill_request(page)
+        page.click("button:has-text('Send the request')")
+    reference = re.search(r"NO-2026-[0-9A-F]{8}", hansen.go("/cases").locator("tbody a").first.inner_text()).group(0)
+    hansen = person("NO", "no-hansen")  # a new session: asked why, and the read is recorded with the answer
+    assert "Nordlys Import AS" in open_case(hansen, reference).content()
+
+    auditor = person("NO", "no-audit")
+    page = reload_until(auditor, lambda html: "leaves, root" in html) if "leaves, root" not in \
+        auditor.go("/audit").content() else auditor.page
+    auditor.check("audit")
+    held = page.locator("details pre").first.text_content()
+    assert held.startswith("cmaa-exchange/NO\n")
+    page = verify(auditor, held)
+    assert page.locator("h1").inner_text() == "VERIFIED"
+    auditor.check("audit-verified")
+    page = auditor.go("/audit")
+    with page.expect_download() as download:
+        page.click("button:has-text('Download the bundle')")
+    bundle = json.loads(open(download.value.path()).read())
+    assert verify_bundle(bundle, (held,)).ok  # what `cmaa audit verify --against` would say offline
+    page.fill("#case", reference)
+    page.fill("#purpose", "Annual audit of information control")
+    page.click("button:has-text('Replay')")
+    assert page.locator("h1").inner_text().startswith(f"Case {reference} as of")
+    assert page.get_by_role("heading", name="Findings").count() == 1
+    auditor.check("audit-replay")
+
+    dpo = person("NO", "no-dpo")
+    page = dpo.go("/dpo")
+    dpo.check("dpo")
+    page.fill("#subject_id_scheme", "company_registration")
+    page.fill("#subject_id_value", "NO-987654321")
+    page.click("button:has-text('Find and show the access report')")
+    assert page.locator("h1").inner_text() == "Personal data held: access report"
+    assert "Nordlys Import AS" in page.content() and reference in page.content()
+    assert "NO-987654321" not in page.url and "Nordlys" not in page.url
+    dpo.check("access-report")
+    page.emulate_media(media="print")  # the print stylesheet: the report alone, no navigation or forms
+    assert not page.locator("header").is_visible() and not page.locator("form").first.is_visible()
+    assert page.locator("h1").is_visible()
+    dpo.check("access-report-print")
+    page.pdf(path=str(download.value.path()) + ".pdf")  # prints without error
+    page.emulate_media(media="screen")
+
+    page.fill("#rule", "GDPR Art. 17, request DPO-2026-14")
+    page.click("button:has-text('Continue to erasure')")
+    assert page.locator("h1").inner_text().startswith("Are you sure")
+    dpo.check("erase-confirm")
+    page.click("button:has-text('Erase the data')")  # not confirmed: refused, placed on the checkbox
+    assert page.locator(".error-summary a[href='#understood']").count() == 1
+    page.check("#understood")
+    page.click("button:has-text('Erase the data')")
+    assert "Erased:" in page.locator(".banner").inner_text()
+    page = dpo.go("/dpo/activity?official=no-hansen")
+    assert "read case (console)" in page.content() and "Working on the case" in page.content()
+    dpo.check("activity-log")
+
+    page = open_case(hansen, reference)
+    assert "[erased on" in page.content() and "GDPR Art. 17" in page.content()
+    assert "Nordlys Import AS" not in page.content()
+    hansen.check("case-erased")
+
+    page = verify(auditor, held)  # the erasure destroyed keys, not events: the log still verifies
+    assert page.locator("h1").inner_text() == "VERIFIED"
+
+    node = in_process(nodes, "NO")
+    try:  # someone with database access edits one stored event
+        store, log = node.store, node.audit.log
+        first = store.recorder.select_notifications(1, 1)[0]
+        table = f"{log.prefix}cmaa_events" if log.postgres else "stored_events"
+        with store.recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(log.sql(f"UPDATE {table} SET state = ? WHERE originator_id = ? AND originator_version = ?"),
+                           (first.state[:-1] + bytes([first.state[-1] ^ 1]),
+                            first.originator_id if log.postgres else first.originator_id.hex,
+                            first.originator_version))
+    finally:
+        node.close()
+    page = verify(auditor, held)
+    assert page.locator("h1").inner_text() == "NOT VERIFIED"
+    assert page.get_by_role("cell", name="manipulation").count() >= 1
+    auditor.check("audit-tampered")

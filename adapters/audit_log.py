@@ -199,6 +199,15 @@ class AuditLog:
         return Checkpoint(self.origin, size, bytes(root), note)
 
 
+    def growth(self, limit: int = 500) -> list[tuple[int, int]]:
+        """(created_at ms, tree size) of the latest ``limit`` signed checkpoints, oldest first."""
+        with self._transaction() as cursor:
+            cursor.execute(self.sql("SELECT created_at, tree_size FROM {p}cmaa_checkpoints "
+                                    f"ORDER BY tree_size DESC LIMIT {int(limit)}"))
+            rows = cursor.fetchall()
+        pairs = [(r["created_at"], r["tree_size"]) if self.postgres else (r[0], r[1]) for r in rows]
+        return [(int(at), int(size)) for at, size in reversed(pairs)]
+
     def status(self) -> dict:
         """Log size, events not yet sealed, and when the latest (and latest cosigned) checkpoint was made."""
         last_event = self.store.recorder.max_notification_id() or 0

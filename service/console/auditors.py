@@ -13,10 +13,12 @@ from fastapi.responses import Response
 from adapters.bundle import export_bundle, verify_bundle
 from adapters.keystore import public_jwk
 from domain.errors import InvalidInput, NotFound
-from service.console.web import Ctx, form, page, render, router
+from service.console.charts import log_growth
+from service.console.web import Ctx, render, router, holding
 from service.http.views import case_public, event_public
 
 routes = router()
+PAGE, FORM = holding("auditor")
 MAX_CHECKPOINT_BYTES = 64 * 1024
 
 
@@ -32,12 +34,11 @@ def _status(ctx: Ctx) -> dict:
     for c in log.cosignatures():
         cosigned[c["witness"]] = max(cosigned.get(c["witness"], 0), c["tree_size"])
     latest = log.latest_checkpoint()
-    return {"log_status": ctx.node.audit.status(), "latest": latest, "partners": partners, "cosigned": cosigned}
+    return {"log_status": ctx.node.audit.status(), "growth_chart": log_growth(log.growth()), "latest": latest, "partners": partners, "cosigned": cosigned}
 
 
 @routes.get("/audit")
-def audit_home(request: Request, ctx: Ctx = Depends(page)):
-    ctx.who.require("auditor")
+def audit_home(request: Request, ctx: Ctx = Depends(PAGE)):
     return render(ctx, request, "audit.html", **_status(ctx), errors={})
 
 
@@ -55,9 +56,8 @@ def _case_id(ctx: Ctx, text: str) -> UUID:
 
 
 @routes.post("/audit/replay")
-def replay(request: Request, ctx: Ctx = Depends(form)):
+def replay(request: Request, ctx: Ctx = Depends(FORM)):
     """``GET /audit/cases/{id}/replay``'s call, the purpose in the form rather than the URL."""
-    ctx.who.require("auditor")
     purpose = ctx.field("purpose")
     if not 3 <= len(purpose) <= 500:
         raise InvalidInput("say why you replay the case (3 to 500 characters)", field="purpose")
@@ -88,8 +88,7 @@ def _bundle(ctx: Ctx, case_id: UUID | None = None, since=None, until=None) -> di
 
 
 @routes.post("/audit/verify")
-async def verify_upload(request: Request, ctx: Ctx = Depends(form)):
-    ctx.who.require("auditor")
+async def verify_upload(request: Request, ctx: Ctx = Depends(FORM)):
     note = ctx.field("checkpoint")
     upload = ctx.form.get("checkpoint_file")
     if not note and upload is not None and hasattr(upload, "read"):
@@ -107,8 +106,7 @@ async def verify_upload(request: Request, ctx: Ctx = Depends(form)):
 
 
 @routes.post("/audit/bundle")
-def bundle_download(request: Request, ctx: Ctx = Depends(form)):
-    ctx.who.require("auditor")
+def bundle_download(request: Request, ctx: Ctx = Depends(FORM)):
     case_id = _case_id(ctx, ctx.field("case")) if ctx.field("case") else None
 
     def when(name: str):

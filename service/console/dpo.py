@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from fastapi import Depends, Request
 
-from domain.errors import InvalidInput
 from service.console.forms import validate
-from service.console.web import Ctx, form, page, redirect, render, router
+from service.console.web import Ctx, redirect, render, router, holding
 from service.http.schemas import Erasure, Rectification, RestrictionCreate, SubjectQuery
 
 routes = router()
+PAGE, FORM = holding("dpo")
 SUBJECT_FIELDS = ("subject_name", "subject_date_of_birth", "subject_id_scheme", "subject_id_value")
 
 
@@ -31,14 +31,12 @@ def _carried(ctx: Ctx) -> list[tuple[str, str]]:
 
 
 @routes.get("/dpo")
-def dpo_home(request: Request, ctx: Ctx = Depends(page)):
-    ctx.who.require("dpo")
+def dpo_home(request: Request, ctx: Ctx = Depends(PAGE)):
     return render(ctx, request, "dpo.html", errors={}, values={}, last_sweep=ctx.node.dpo.last_sweep)
 
 
 @routes.post("/dpo/report")
-def access_report(request: Request, ctx: Ctx = Depends(form)):
-    ctx.who.require("dpo")
+def access_report(request: Request, ctx: Ctx = Depends(FORM)):
     query, errors = validate(SubjectQuery, {"subject": _subject(ctx)})
     if query is None or not (ctx.field("subject_id_value") or ctx.field("subject_name")):
         errors = errors or {"subject_name": "Enter a name with a date of birth, or an identifier"}
@@ -51,21 +49,21 @@ def access_report(request: Request, ctx: Ctx = Depends(form)):
 
 
 @routes.post("/dpo/restrict")
-def restrict(ctx: Ctx = Depends(form)):
+def restrict(ctx: Ctx = Depends(FORM)):
     body = RestrictionCreate.model_validate({"subject": _subject(ctx), "reason": ctx.field("reason")})
     done = ctx.node.dpo.restrict(ctx.who, body.subject.model_dump(mode="json"), body.reason, "restriction")
     return redirect("/dpo", f"Processing restricted for subject {done['subject_id']} since {done['since']}.", ctx)
 
 
 @routes.post("/dpo/lift")
-def lift(ctx: Ctx = Depends(form)):
+def lift(ctx: Ctx = Depends(FORM)):
     subject_id = ctx.field("subject_id")
     ctx.node.dpo.lift(ctx.who, subject_id, "restriction lifted")
     return redirect("/dpo", f"Restriction lifted for subject {subject_id}.", ctx)
 
 
 @routes.post("/dpo/rectify")
-def rectify(ctx: Ctx = Depends(form)):
+def rectify(ctx: Ctx = Depends(FORM)):
     corrected = {"kind": ctx.field("corrected_kind") or "legal", "name": ctx.field("corrected_name")}
     if ctx.field("corrected_id_value"):
         corrected["identifiers"] = [{"scheme": ctx.field("corrected_id_scheme") or "other",
@@ -78,7 +76,7 @@ def rectify(ctx: Ctx = Depends(form)):
 
 
 @routes.post("/dpo/erase")
-def erase(request: Request, ctx: Ctx = Depends(form)):
+def erase(request: Request, ctx: Ctx = Depends(FORM)):
     """Two steps: the consequences and an explicit confirmation, then the keys are destroyed."""
     body = Erasure.model_validate({"subject": _subject(ctx), "rule": ctx.field("rule") or "-"})
     if ctx.field("confirmed") != "yes":
@@ -98,9 +96,8 @@ def erase(request: Request, ctx: Ctx = Depends(form)):
 
 
 @routes.post("/dpo/sweep")
-def sweep(ctx: Ctx = Depends(form)):
+def sweep(ctx: Ctx = Depends(FORM)):
     """``POST /dpo/retention-sweeps``' calls."""
-    ctx.who.require("dpo")
     done = ctx.node.dpo.sweep(by=ctx.who.as_actor)
     ctx.node.dpo._log(ctx.who, "retention sweep", "retention (JP-NO Art. 9(2))")
     return redirect("/dpo", f"Retention sweep done: {done['keys_erased']} key(s) erased in "
@@ -108,7 +105,7 @@ def sweep(ctx: Ctx = Depends(form)):
 
 
 @routes.get("/dpo/activity")
-def activity(request: Request, ctx: Ctx = Depends(page)):
+def activity(request: Request, ctx: Ctx = Depends(PAGE)):
     """Filters are an official's id and a pseudonymous subject id: no personal data in the URL."""
     official = request.query_params.get("official", "").strip()[:64] or None
     subject_id = request.query_params.get("subject_id", "").strip()[:64] or None
@@ -119,5 +116,3 @@ def activity(request: Request, ctx: Ctx = Depends(page)):
     return render(ctx, request, "activity.html", rows=rows, official=official or "", subject_id=subject_id or "",
                   action=action)
 
-
-del InvalidInput

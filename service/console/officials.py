@@ -10,11 +10,13 @@ from fastapi import Depends, Request
 from domain.case import REQUESTED, REQUESTING
 from domain.errors import DomainError
 from service.console.forms import lines, rule_errors, validate, words
-from service.console.web import Ctx, form, page, redirect, render, router
+from service.console.web import Ctx, holding, redirect, render, router
 from service.http.schemas import CaseRequestCreate
 from service.http.views import case_public, event_public
 
 routes = router()
+READER_PAGE, READER_FORM = holding("official", "auditor")  # reads of cases, as the API's Reader
+OFFICIAL_PAGE, OFFICIAL_FORM = holding("official")
 KINDS = ("information", "lawful_movement_check", "special_surveillance", "enquiry", "service_of_documents",
          "recovery_of_claim")
 STATUSES = ("requested", "received", "acknowledged", "forwarded", "postponed", "in_consultation", "replying",
@@ -26,7 +28,7 @@ PURPOSES = ("Working on the case", "Preparing a reply", "Checking a consent or d
 
 
 @routes.get("/cases")
-def cases(request: Request, ctx: Ctx = Depends(page)):
+def cases(request: Request, ctx: Ctx = Depends(READER_PAGE)):
     """Only what the list shows is read (reference, kind, partner, status, dates): no personal data."""
     query = {k: request.query_params.get(k, "").strip()[:80] for k in FILTERS}
     overdue = request.query_params.get("overdue") == "1"
@@ -60,8 +62,7 @@ def _request_form(ctx: Ctx, request: Request, values: dict, errors: dict, status
 
 
 @routes.get("/cases/new")
-def new_request(request: Request, ctx: Ctx = Depends(page)):
-    ctx.who.require("official")
+def new_request(request: Request, ctx: Ctx = Depends(OFFICIAL_PAGE)):
     return _request_form(ctx, request, {"channel": "written", "language": "en", "target_kind": "legal"}, {})
 
 
@@ -85,9 +86,8 @@ def request_body(ctx: Ctx) -> dict[str, Any]:
 
 
 @routes.post("/cases/new")
-def make_request(request: Request, ctx: Ctx = Depends(form)):
+def make_request(request: Request, ctx: Ctx = Depends(OFFICIAL_FORM)):
     """The API's schema and the same CaseService call as ``POST /cases`` (or ``/cases/oral``)."""
-    ctx.who.require("official")
     body, errors = validate(CaseRequestCreate, request_body(ctx))
     if body is not None:
         try:
@@ -104,7 +104,7 @@ def make_request(request: Request, ctx: Ctx = Depends(form)):
 
 
 @routes.get("/cases/{case_id}")
-def case_page(case_id: UUID, request: Request, ctx: Ctx = Depends(page)):
+def case_page(case_id: UUID, request: Request, ctx: Ctx = Depends(READER_PAGE)):
     purpose = ctx.session.purposes.get(str(case_id))
     if purpose is None:  # the purpose first: the read is recorded with it (as X-Purpose on the API)
         ctx.node.cases.get(ctx.who, case_id)  # exists and is ours, before asking why
@@ -140,7 +140,7 @@ def _actions(case, ctx: Ctx) -> set[str]:
 
 
 @routes.post("/cases/{case_id}/purpose")
-def give_purpose(case_id: UUID, request: Request, ctx: Ctx = Depends(form)):
+def give_purpose(case_id: UUID, request: Request, ctx: Ctx = Depends(READER_FORM)):
     purpose = ctx.field("purpose_other") or ctx.field("purpose")
     if len(purpose) < 3 or len(purpose) > 200:
         return render(ctx, request, "purpose.html", 422, case_id=case_id, purposes=PURPOSES,

@@ -9,11 +9,12 @@ from datetime import timedelta
 from fastapi import Depends, Request
 
 from domain.errors import InvalidInput
-from service.console.forms import words
-from service.console.web import Ctx, form, page, redirect, render, router
+from service.console.charts import outbox_bars
+from service.console.web import Ctx, redirect, render, router, holding
 from service.http.routes.operations import readiness
 
 routes = router()
+PAGE, FORM = holding("operator")
 ROLES = ("official", "auditor", "dpo", "operator")
 
 
@@ -32,20 +33,18 @@ def _overview(ctx: Ctx, request: Request) -> dict:
     for entry in outbox.values():
         entry["oldest_seconds"] = (int((now_ms - entry["oldest_pending"]) / 1000)
                                    if entry["oldest_pending"] else None)
-    return {"checks": readiness(request), "partners": partners, "outbox": outbox,
+    return {"checks": readiness(request), "partners": partners, "outbox": outbox, "outbox_chart": outbox_bars(outbox),
             "officials": sorted(directory.officials.items()), "roles": ROLES}
 
 
 @routes.get("/operations")
-def operations(request: Request, ctx: Ctx = Depends(page)):
-    ctx.who.require("operator")
+def operations(request: Request, ctx: Ctx = Depends(PAGE)):
     return render(ctx, request, "operations.html", **_overview(ctx, request), issued=None)
 
 
 @routes.post("/operations/alarms/{administration}/clear")
-def clear_alarm(administration: str, ctx: Ctx = Depends(form)):
+def clear_alarm(administration: str, ctx: Ctx = Depends(FORM)):
     """``cmaa partners clear-alarm``: the partner's next checkpoint is witnessed afresh."""
-    ctx.who.require("operator")
     resolution = ctx.field("resolution")
     if len(resolution) < 3:
         raise InvalidInput("say how the alarm was resolved (what you checked with the partner)", field="resolution")
@@ -54,8 +53,7 @@ def clear_alarm(administration: str, ctx: Ctx = Depends(form)):
 
 
 @routes.post("/operations/officials")
-def designate(ctx: Ctx = Depends(form)):
-    ctx.who.require("operator")
+def designate(ctx: Ctx = Depends(FORM)):
     roles = [r for r in ctx.many("roles") if r in ROLES]
     if not roles:
         raise InvalidInput("choose at least one role", field="roles")
@@ -66,17 +64,15 @@ def designate(ctx: Ctx = Depends(form)):
 
 
 @routes.post("/operations/officials/{official_id}/revoke")
-def revoke(official_id: str, ctx: Ctx = Depends(form)):
-    ctx.who.require("operator")
+def revoke(official_id: str, ctx: Ctx = Depends(FORM)):
     ctx.node.directory.revoke_official(by=ctx.who.official_id, official_id=official_id,
                                        reason=ctx.field("reason") or "revoked in the console")
     return redirect("/operations", f"Revoked {official_id}; their credentials stop working.", ctx)
 
 
 @routes.post("/operations/officials/{official_id}/credential")
-def issue_credential(official_id: str, request: Request, ctx: Ctx = Depends(form)):
+def issue_credential(official_id: str, request: Request, ctx: Ctx = Depends(FORM)):
     """The credential is shown once, on this page (never stored, never logged, not cached)."""
-    ctx.who.require("operator")
     days = ctx.field("days")
     valid_for = timedelta(days=int(days)) if days.isdigit() and 0 < int(days) <= 3650 else None
     token = ctx.node.directory.issue_credential(by=ctx.who.official_id, official_id=official_id, valid_for=valid_for)
@@ -84,8 +80,7 @@ def issue_credential(official_id: str, request: Request, ctx: Ctx = Depends(form
 
 
 @routes.post("/operations/credentials/revoke")
-def revoke_credential(ctx: Ctx = Depends(form)):
-    ctx.who.require("operator")
+def revoke_credential(ctx: Ctx = Depends(FORM)):
     token_id = ctx.field("token_id")
     ctx.node.directory.revoke_credential(by=ctx.who.official_id, token_id=token_id,
                                          reason=ctx.field("reason") or "revoked in the console")
@@ -93,10 +88,7 @@ def revoke_credential(ctx: Ctx = Depends(form)):
 
 
 @routes.post("/operations/officials/{official_id}/keys")
-def rotate_keys(official_id: str, ctx: Ctx = Depends(form)):
-    ctx.who.require("operator")
+def rotate_keys(official_id: str, ctx: Ctx = Depends(FORM)):
     kids = ctx.node.exchange.rotate_official_keys(official_id, ctx.who.official_id)
     return redirect("/operations", f"Keys of {official_id} rotated: {', '.join(kids)}.", ctx)
 
-
-del words

@@ -10,8 +10,8 @@ from fastapi.responses import RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from service.console.session import COOKIE, SIGN_IN_COOKIE
-from service.console.web import (HEADERS, PREFIX, CsrfRefused, Ctx, form, page, redirect, render, router,
-                                 set_session_cookie, sign_in_token, templates)
+from service.console.web import (PREFIX, CsrfRefused, Ctx, form, page, render, router, set_session_cookie,
+                                 sign_in_token, templates)
 from service.exchange.directory import Unauthenticated
 from service.http.deps import current_principal
 
@@ -73,5 +73,3 @@ def not_found(request: Request):
 
     raise HTTPException(404, "there is no such page in the console")
 
-
-del HEADERS, redirect

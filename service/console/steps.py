@@ -10,12 +10,13 @@ from fastapi import Depends, Request
 
 from domain.disclosure import DisclosureRequest
 from service.console.forms import lines, words
-from service.console.web import PREFIX, Ctx, form, redirect, render, router
+from service.console.web import PREFIX, Ctx, redirect, render, router, holding
 from service.http.routes.information import (AdvanceNoticeCreate, ConsentDenial, ConsentGrant, ConsentRequestCreate,
                                              DisclosureCreate)
 from service.http.schemas import Postponement, Refusal, Reply
 
 routes = router()
+PAGE, FORM = holding("official")
 
 
 def _check(ctx: Ctx, request: Request, case_id: UUID, verb: str, consequence: str, answers: list, button: str,
@@ -37,13 +38,13 @@ def _done(ctx: Ctx, case_id: UUID, message: str):
 
 
 @routes.post("/cases/{case_id}/acknowledge")
-def acknowledge(case_id: UUID, ctx: Ctx = Depends(form)):
+def acknowledge(case_id: UUID, ctx: Ctx = Depends(FORM)):
     case = ctx.node.cases.acknowledge(ctx.who, case_id)
     return _done(ctx, case_id, f"Acknowledged; {case.partner_administration} is told.")
 
 
 @routes.post("/cases/{case_id}/reply")
-def reply(case_id: UUID, request: Request, ctx: Ctx = Depends(form)):
+def reply(case_id: UUID, request: Request, ctx: Ctx = Depends(FORM)):
     restrictions: dict[str, Any] = {"use_conditions": lines(ctx.field("item_use_conditions"))}
     if words(ctx.field("item_purposes")):
         restrictions["purposes"] = words(ctx.field("item_purposes"))
@@ -68,7 +69,7 @@ def reply(case_id: UUID, request: Request, ctx: Ctx = Depends(form)):
 
 
 @routes.post("/cases/{case_id}/refuse")
-def refuse(case_id: UUID, request: Request, ctx: Ctx = Depends(form)):
+def refuse(case_id: UUID, request: Request, ctx: Ctx = Depends(FORM)):
     body = Refusal.model_validate({"grounds": ctx.many("grounds"), "reasons": ctx.field("refusal_reasons")})
     if not _confirmed(ctx):
         return _check(ctx, request, case_id, "refuse", "The refusal and its reasons are sent to the requesting "
@@ -79,7 +80,7 @@ def refuse(case_id: UUID, request: Request, ctx: Ctx = Depends(form)):
 
 
 @routes.post("/cases/{case_id}/postpone")
-def postpone(case_id: UUID, request: Request, ctx: Ctx = Depends(form)):
+def postpone(case_id: UUID, request: Request, ctx: Ctx = Depends(FORM)):
     body = Postponement.model_validate({"reasons": ctx.field("postpone_reasons"), "until": ctx.field("until") or None})
     if not _confirmed(ctx):
         return _check(ctx, request, case_id, "postpone", "The requesting administration is told, with the reasons.",
@@ -90,7 +91,7 @@ def postpone(case_id: UUID, request: Request, ctx: Ctx = Depends(form)):
 
 
 @routes.post("/cases/{case_id}/consents/{consent_id}")
-def answer_consent(case_id: UUID, consent_id: str, request: Request, ctx: Ctx = Depends(form)):
+def answer_consent(case_id: UUID, consent_id: str, request: Request, ctx: Ctx = Depends(FORM)):
     index, grant = ctx.field("index"), ctx.field("answer") == "grant"
     if grant:
         body = ConsentGrant.model_validate({"conditions": lines(ctx.field(f"conditions-{index}")),
@@ -114,7 +115,7 @@ def answer_consent(case_id: UUID, consent_id: str, request: Request, ctx: Ctx = 
 
 
 @routes.post("/cases/{case_id}/consent-request")
-def request_consent(case_id: UUID, request: Request, ctx: Ctx = Depends(form)):
+def request_consent(case_id: UUID, request: Request, ctx: Ctx = Depends(FORM)):
     body = ConsentRequestCreate.model_validate({
         "items": ctx.many("items"), "action": ctx.field("action"),
         "recipient_authority": ctx.field("consent_recipient") or None, "purpose": ctx.field("consent_purpose"),
@@ -129,7 +130,7 @@ def request_consent(case_id: UUID, request: Request, ctx: Ctx = Depends(form)):
 
 
 @routes.post("/cases/{case_id}/advance-notice")
-def advance_notice(case_id: UUID, request: Request, ctx: Ctx = Depends(form)):
+def advance_notice(case_id: UUID, request: Request, ctx: Ctx = Depends(FORM)):
     body = AdvanceNoticeCreate.model_validate({"items": ctx.many("items"),
                                                "recipient_authority": ctx.field("notice_recipient"),
                                                "legal_provision": ctx.field("legal_provision")})
@@ -142,7 +143,7 @@ def advance_notice(case_id: UUID, request: Request, ctx: Ctx = Depends(form)):
 
 
 @routes.post("/cases/{case_id}/disclosure")
-def disclose(case_id: UUID, request: Request, ctx: Ctx = Depends(form)):
+def disclose(case_id: UUID, request: Request, ctx: Ctx = Depends(FORM)):
     data = {"items": ctx.many("items"), "action": ctx.field("action") or "disclosure",
             "purpose": ctx.field("disclose_purpose"), "basis": ctx.field("basis"),
             "recipient_authority": ctx.field("disclose_recipient") or None,

@@ -27,6 +27,7 @@ from service.exchange.directory import Unauthenticated
 from service.http.deps import current_principal
 from service.http.problems import _status_of
 from service.http.ratelimit import RateLimited
+from service.http.roles import RoleCheck
 from service.principal import Principal
 
 log = logging.getLogger("cmaa.console")
@@ -118,10 +119,18 @@ async def page(request: Request) -> Ctx:
 
 
 async def form(request: Request) -> Ctx:
-    """A form post: a page, and the session's CSRF token in the form (refused when missing or wrong)."""
+    return await _form(request)
+
+
+async def _form(request: Request, check: RoleCheck | None = None) -> Ctx:
+    """A form post: a page, and the session's CSRF token in the form (refused when missing or wrong).
+    With ``check``, the caller's role is checked first, before anything of the form is read (as the API)."""
     session = _sessions(request).get(request.cookies.get(COOKIE))
     if session is None:
         raise Unauthenticated()
+    who = _principal(request, session)
+    if check is not None:
+        check(who)
     data = await request.form()
     values: dict[str, Any] = {}
     for key in data.keys():
@@ -129,7 +138,22 @@ async def form(request: Request) -> Ctx:
         values[key] = items if key.endswith("[]") else items[-1]
     if not hmac.compare_digest(str(values.get("csrf", "")), session.csrf):
         raise CsrfRefused()
-    return Ctx(request, request.app.state.node, session, _principal(request, session), values)
+    return Ctx(request, request.app.state.node, session, who, values)
+
+
+def holding(*roles: str) -> tuple[Callable, Callable]:
+    """The dependencies of a page and of a form that only ``roles`` may use: the API's RoleCheck."""
+    check = RoleCheck(*roles)
+
+    async def a_page(request: Request) -> Ctx:
+        ctx = await page(request)
+        check(ctx.who)
+        return ctx
+
+    async def a_form(request: Request) -> Ctx:
+        return await _form(request, check)
+
+    return a_page, a_form
 
 
 def _problem_page(request: Request, status: int, title: str, detail: str, article: str | None = None,

@@ -23,6 +23,7 @@ STATUSES = ("requested", "received", "acknowledged", "forwarded", "postponed", "
             "replied", "refused", "provided", "information_received", "closed")
 SIDES = ("requesting", "requested", "providing", "receiving")
 FILTERS = ("side", "kind", "partner", "status", "agreement", "reference")
+MAX_LISTED = 10_000  # beyond this, narrow the search (the list is read whole, then filtered)
 PURPOSES = ("Working on the case", "Preparing a reply", "Checking a consent or disclosure",
             "Supervising the case", "Audit")
 
@@ -32,7 +33,12 @@ def cases(request: Request, ctx: Ctx = Depends(READER_PAGE)):
     """Only what the list shows is read (reference, kind, partner, status, dates): no personal data."""
     query = {k: request.query_params.get(k, "").strip()[:80] for k in FILTERS}
     overdue = request.query_params.get("overdue") == "1"
-    found, _ = ctx.node.cases.list(ctx.who, after=0, limit=500)
+    found, cursor = [], 0
+    while len(found) < MAX_LISTED:  # every case of this administration, in pages as the API serves them
+        batch, cursor = ctx.node.cases.list(ctx.who, after=cursor, limit=500)
+        if not batch:
+            break
+        found += batch
     now = ctx.node.clock.now()
     rows = []
     for case in found:

@@ -50,6 +50,11 @@ def fill_request(page, **skip):
 def test_a_request_made_in_norway_is_answered_in_japan_then_consent_and_disclosure(person):
     hansen = person("NO", "no-hansen")
     hansen.check("start-official")
+    page = hansen.page
+    page.keyboard.press("Tab")  # the keyboard's first stop skips to the content
+    assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
     page = hansen.go("/cases/new")
     hansen.check()
     fill_request(page, reason=True)

@@ -168,3 +168,16 @@ def test_the_dpos_search_travels_in_the_body_only(node):
     assert report.status_code == 200 and "Nordlys Import AS" in report.text
     assert "NO-987654321" not in str(report.url)
     assert api.get("/console/dpo/report").status_code == 404  # no GET form of it to leak identifiers in a URL
+
+
+def test_a_session_ends_when_unused_for_its_idle_time_or_past_its_lifetime(node):
+    from service.console.session import ABSOLUTE_SECONDS, IDLE_SECONDS
+
+    for field, age in (("seen", IDLE_SECONDS), ("created", ABSOLUTE_SECONDS)):
+        api = client(node)
+        sign_in(api, node.officials.official)
+        session = api.app.state.console_sessions.get(api.cookies.get("cmaa_console"))
+        assert api.get("/console/cases").status_code == 200
+        setattr(session, field, getattr(session, field) - age - 1)  # as if that long had passed
+        response = api.get("/console/cases", follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == "/console/sign-in", field

@@ -10,12 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -221,16 +220,3 @@ def set_session_cookie(request: Request, response: Response, session: Session) -
 
 def sign_in_token(request: Request) -> str:
     return request.cookies.get(SIGN_IN_COOKIE) or secrets.token_urlsafe(24)
-
-
-def mount(app: FastAPI) -> None:
-    """Add the console to the node's app (``create_app``)."""
-    from service.console import auditors, dpo, officials, operators, sign_in, steps
-
-    app.state.console_sessions = Sessions()
-    for module in (sign_in, officials, steps, auditors, dpo, operators):
-        app.include_router(module.routes)
-    app.mount(f"{PREFIX}/static", StaticFiles(directory=str(HERE / "static")), name="console-static")
-    last = router()  # after every other console route: an unknown address is a page too
-    last.add_api_route("/{anything:path}", sign_in.not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    app.include_router(last)

@@ -131,3 +131,25 @@ def test_an_operator_designates_issues_and_revokes_and_the_credential_works_unti
                                                                        "reason": "left"})
     assert "revoked" in revoked.text
     assert larsen.get("/console/cases", follow_redirects=False).status_code == 303
+
+
+def test_the_auditor_downloads_a_case_bundle_and_verifies_against_an_uploaded_checkpoint(node):
+    from adapters.bundle import verify_bundle
+
+    api = client(node)
+    csrf = sign_in(api, node.officials.auditor)
+    case = api.post("/cases", json=jp_no_request(), headers=node.officials.official).json()
+    node.audit.seal_and_checkpoint()
+    held = node.audit.latest().note
+    bundle = api.post("/console/audit/bundle", data={"csrf": csrf, "case": case["reference"]})
+    assert bundle.headers["content-disposition"].startswith("attachment; filename=\"cmaa-bundle-NO-")
+    assert bundle.json()["scope"] == {"case_id": case["id"]} and verify_bundle(bundle.json(), (held,)).ok
+    assert api.post("/console/audit/bundle", data={"csrf": csrf, "since": "yesterday"}).status_code == 422
+    page = api.post("/console/audit/verify", data={"csrf": csrf},
+                    files={"checkpoint_file": ("checkpoint.txt", held.encode(), "text/plain")})
+    assert "<h1>VERIFIED</h1>" in page.text
+    forged = held.replace("\n\n", "\nforged\n\n", 1)
+    page = api.post("/console/audit/verify", data={"csrf": csrf, "checkpoint": forged})
+    assert "NOT VERIFIED" in page.text and "manipulation" in page.text
+    empty = api.post("/console/audit/verify", data={"csrf": csrf, "checkpoint": ""})
+    assert empty.status_code == 422 and 'href="#checkpoint"' in empty.text

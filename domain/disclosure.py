@@ -123,7 +123,9 @@ def _require_consent(profile: AgreementProfile, consents: dict[str, dict], reque
     def refuse(reason: str) -> DisclosureRefused:
         return DisclosureRefused(reason, article=article, field="consent_id")
 
-    consent = consents.get(request.consent_id or "")
+    if not request.consent_id:
+        raise refuse("the basis 'consent' names the provider's consent it rests on (consent_id); none was named")
+    consent = consents.get(request.consent_id)
     if consent is None:
         raise refuse(f"no consent {request.consent_id!r} in this case")
     if consent["status"] != "granted":

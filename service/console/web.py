@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import logging
 import secrets
 from dataclasses import dataclass
@@ -155,11 +156,23 @@ def holding(*roles: str) -> tuple[Callable, Callable]:
     return a_page, a_form
 
 
+CASE_PATH = re.compile(rf"^{PREFIX}/cases/([0-9a-f-]{{36}})/")
+
+
 def _problem_page(request: Request, status: int, title: str, detail: str, article: str | None = None,
                   field: str | None = None) -> HTMLResponse:
     session = _sessions(request).get(request.cookies.get(COOKIE))
+    who = None
+    if session is not None and status not in (401, 429):
+        try:
+            who = _principal(request, session)
+        except Exception:  # an error page never fails: without the menu, then
+            who = None
+    case = CASE_PATH.match(request.url.path)
+    back = (f"{PREFIX}/cases/{case.group(1)}", "Back to the case") if case and session else \
+        (f"{PREFIX}/", "Back to the start page") if session else (f"{PREFIX}/sign-in", "Sign in")
     values = dict(request=request, title=title, detail=detail, article=article, field=field, status=status,
-                  who=None, csrf=session.csrf if session else None, flash=[], prefix=PREFIX, signed_in=bool(session))
+                  who=who, csrf=session.csrf if session else None, flash=[], prefix=PREFIX, back=back)
     return templates.TemplateResponse(request, "problem.html", values, status_code=status)
 
 

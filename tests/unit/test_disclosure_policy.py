@@ -211,3 +211,9 @@ def test_a_notice_cannot_reopen_law_enforcement_use():
     closed = {**CURRENT, "law_enforcement_onward": False}
     with pytest.raises(InvalidInput):
         tighten(AGREEMENTS.get("jp-no-2016"), closed, {"law_enforcement_onward": True}, "r")
+
+
+def test_a_consent_basis_without_a_consent_says_which_is_missing_not_none():
+    error = refused(consent_id=None, consents={"c-1": consent()})
+    assert "None" not in str(error) and "consent_id" in str(error) and error.field == "consent_id"
+    assert "c-9" in str(refused(consent_id="c-9", consents={"c-1": consent()}))

@@ -62,6 +62,19 @@ def store_url(request, tmp_path) -> str:
     return request.getfixturevalue("pg_url")
 
 
+@pytest.fixture(autouse=True)
+def signed_documents_follow_published_schemas(request, monkeypatch):
+    """Every envelope, receipt, rejection and directory the nodes sign in a test, and every
+    audit bundle exported, validates against openapi/envelopes/*.schema.json (issue 16)."""
+    from tests.published_schemas import install
+
+    recorder = install(monkeypatch, request.module)
+    yield recorder
+    problems = recorder.problems()
+    if problems:
+        pytest.fail("documents the nodes produced break the published schemas:\n" + "\n".join(problems[:20]))
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(NOW)

@@ -1,0 +1,85 @@
+"""The published JSON Schemas (openapi/envelopes/) are the contract a partner implements:
+generated from the wire models, valid draft 2020-12, and every document the nodes produce
+and every JSON example in the documents conforms to them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from service.exchange.published import all_schemas, render
+from tests.exchange_helpers import bearer
+from tests.factories import jp_no_request
+from tests.published_schemas import SCHEMA_DIR, violations
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+EXAMPLE = re.compile(r"(?:<!-- schema: (?P<schema>[\w.-]+) -->\n)?```json\n(?P<body>.*?)```", re.S)
+
+
+def test_the_published_files_are_generated_from_the_wire_models():
+    """Regenerate with `python -m service.exchange.published openapi/envelopes`."""
+    generated = all_schemas()
+    on_disk = {p.name for p in SCHEMA_DIR.glob("*.schema.json")}
+    assert on_disk == set(generated), "stale or missing files in openapi/envelopes/"
+    for name, schema in generated.items():
+        assert (SCHEMA_DIR / name).read_text(encoding="utf-8") == render(schema), f"{name} is out of date"
+
+
+@pytest.mark.parametrize("name", sorted(all_schemas()))
+def test_each_published_schema_is_a_draft_2020_12_schema(name):
+    schema = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    Draft202012Validator.check_schema(schema)
+
+
+@pytest.mark.parametrize("document", ["envelope-format.md", "audit-format.md"])
+def test_every_json_example_in_the_documents_follows_its_schema(document):
+    text = (DOCS / document).read_text(encoding="utf-8")
+    examples = list(EXAMPLE.finditer(text))
+    assert examples, f"{document} has no JSON example"
+    for example in examples:
+        line = text[:example.start()].count("\n") + 1
+        assert example["schema"], f"{document}:{line}: a JSON example without a `<!-- schema: … -->` line"
+        assert violations(example["schema"], json.loads(example["body"])) == [], f"{document}:{line}"
+
+
+def test_a_document_that_breaks_a_schema_is_caught():
+    """The hook that checks the suite's documents can fail."""
+    receipt = {"type": "cmaa-receipt", "envelope_id": "not-a-uuid", "envelope_sha256": "AB" * 32, "sender": "NO",
+               "receiver": "JP", "received_at": "2026-11-22T10:00:00+00:00", "status": "accepted",
+               "checkpoint": None, "cosigned_checkpoint": None, "extra": 1}
+    problems = violations("receipt.schema.json", receipt)
+    assert len(problems) == 3, problems  # the id, the upper-case digest, the unknown member
+
+
+def test_what_the_nodes_sign_and_serve_is_recorded_and_follows_the_schemas(nodes,
+                                                                           signed_documents_follow_published_schemas):
+    no, jp = nodes
+    recorder = signed_documents_follow_published_schemas
+    case_id = no.api.post("/cases", json=jp_no_request(), headers=no.official).json()["id"]
+    assert no.deliver() == 1
+    # A rejection: garbage at the inbox is refused at step 1 with a signed rejection.
+    refused = jp.api.post("/exchange/inbox", content=b"{}", headers={"content-type": "application/jose+json"})
+    assert refused.status_code == 400
+    assert violations("inbox-problem.schema.json", refused.json()) == []
+    no.node.designate_official(by="test", official_id="no-audit", name="Auditor", roles=["auditor"])
+    auditor = bearer(no.node.directory.issue_credential(by="test", official_id="no-audit"))
+    no.node.audit.seal_and_checkpoint()
+    answers = {
+        "checkpoint-answer.schema.json": no.api.get("/audit/checkpoint"),
+        "consistency-proof-answer.schema.json": no.api.get("/audit/proofs/consistency",
+                                                           params={"old_size": 1, "new_size": 2}),
+        "inclusion-proof-answer.schema.json": no.api.get(f"/audit/cases/{case_id}/events/1/inclusion",
+                                                         headers=auditor),
+    }
+    for name, response in answers.items():
+        assert response.status_code == 200, response.text
+        assert violations(name, response.json()) == [], name
+    recorded = {name for name, _ in recorder.documents}
+    assert {"directory.schema.json", "envelope-request.schema.json", "receipt.schema.json",
+            "rejection.schema.json"} <= recorded
+    assert recorder.problems() == []

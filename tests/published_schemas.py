@@ -1,0 +1,83 @@
+"""Check documents against the published JSON Schemas (``openapi/envelopes/``), independently
+of the pydantic models they were generated from: a plain draft 2020-12 validator reads the files.
+
+``record_signed_documents`` (an autouse fixture in ``tests/conftest.py``) records every JSON
+payload the nodes' own code signs during a test — envelopes, receipts, rejections,
+directories — and every audit bundle exported, and checks them when the test ends.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "openapi" / "envelopes"
+TYP_SCHEMAS = {"cmaa-directory+jws": "directory.schema.json", "cmaa-receipt+jws": "receipt.schema.json",
+               "cmaa-rejection+jws": "rejection.schema.json"}
+PER_SCHEMA_LIMIT = 25  # a load test signs thousands of alike envelopes: check the first few of each schema
+
+
+@lru_cache(maxsize=None)
+def validator(name: str) -> Draft202012Validator:
+    schema = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def schema_for_signed(typ: str, payload: dict) -> str:
+    if typ == "cmaa-envelope+jws":
+        return f"envelope-{str(payload.get('kind')).replace('_', '-')}.schema.json"
+    return TYP_SCHEMAS[typ]
+
+
+def violations(name: str, document) -> list[str]:
+    """What in ``document`` breaks the schema ``name`` (empty: it conforms)."""
+    if not (SCHEMA_DIR / name).exists():
+        return [f"no published schema {name}"]
+    return [f"{name}: {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+            for e in validator(name).iter_errors(document)]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.documents: list[tuple[str, dict]] = []
+        self._seen: Counter = Counter()
+
+    def add(self, name: str, document: dict) -> None:
+        self._seen[name] += 1
+        if self._seen[name] <= PER_SCHEMA_LIMIT:
+            self.documents.append((name, json.loads(json.dumps(document))))
+
+    def problems(self) -> list[str]:
+        return [v for name, document in self.documents for v in violations(name, document)]
+
+
+def install(monkeypatch, module=None) -> Recorder:
+    """Record what ``service.*`` signs (not what a test forges on purpose) and every bundle exported."""
+    from adapters import bundle, jose
+
+    recorder = Recorder()
+    sign = jose.sign
+    export = bundle.export_bundle
+
+    def recording_sign(payload, key, typ):
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller.startswith("service.") and typ in (*TYP_SCHEMAS, "cmaa-envelope+jws"):
+            recorder.add(schema_for_signed(typ, payload), json.loads(jose.canonical(payload)))
+        return sign(payload, key, typ)
+
+    def recording_export(*args, **kwargs):
+        document = export(*args, **kwargs)
+        recorder.add("audit-bundle.schema.json", document)
+        return document
+
+    monkeypatch.setattr(jose, "sign", recording_sign)
+    monkeypatch.setattr(bundle, "export_bundle", recording_export)
+    if module is not None and getattr(module, "export_bundle", None) is export:
+        monkeypatch.setattr(module, "export_bundle", recording_export)
+    return recorder

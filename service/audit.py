@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from itertools import takewhile
 from uuid import UUID
 
 from adapters.audit_log import AuditLog, Checkpoint
@@ -71,8 +72,11 @@ class AuditService:
         store.commit(RecordRead(reader=who.as_actor, role="auditor", case_id=str(case_id), what="case replay",
                                 purpose=purpose, at=self.clock.now()))
         if as_of is not None:
-            # "When" is the fact's own time (the node's clock), which every case event records.
-            events = [e for e in events if getattr(e, "at", e.timestamp) <= as_of]
+            # "As of" is what the store held then: a prefix of the case's stream in version (= commit)
+            # order, up to the first event recorded after ``as_of`` by the node's clock (inclusive bound).
+            # A later event with an earlier time (a replica whose clock lags) was committed after that
+            # one, so after ``as_of``: it is not included (docs/audit-format.md §6).
+            events = list(takewhile(lambda e: getattr(e, "at", e.timestamp) <= as_of, events))
             if not events:
                 raise NotFound(f"case {case_id} did not exist at {as_of.isoformat()}", field="as_of")
         case = None

@@ -79,3 +79,20 @@ def test_a_disclosure_that_slipped_past_the_policy_is_a_finding(api, who, node, 
     clock.advance(days=31)
     rules = {f["rule"]: f["article"] for f in replay(api, who, case_id)["findings"]}
     assert rules["personal-data-kept-past-retention"] == "JP-NO Art. 9(2)"
+
+
+def test_replay_as_of_is_a_state_the_store_held_never_a_later_event_with_an_earlier_clock(api, who, clock):
+    """A step recorded by a replica whose clock lags carries an earlier `at` than the step committed
+    before it: as of a moment between the two, the store held neither, so neither is replayed."""
+    case_id = api.post("/cases/received", json=received_request(), headers=who.official).json()["id"]
+    start = clock.now()
+    clock.advance(seconds=10)
+    api.post(f"/cases/{case_id}/acknowledgement", headers=who.official)
+    clock.at = start + timedelta(seconds=2)  # the other replica's clock, 8 s behind
+    assert api.post(f"/cases/{case_id}/forwarding", json={"authority": "Police"},
+                    headers=who.official).status_code == 200
+    then = replay(api, who, case_id, as_of=(start + timedelta(seconds=5)).isoformat())
+    assert [e["event"] for e in then["events"]] == ["RequestReceived"]
+    assert then["case"]["status"] == "received"
+    bound = replay(api, who, case_id, as_of=(start + timedelta(seconds=10)).isoformat())
+    assert [e["event"] for e in bound["events"]] == ["RequestReceived", "RequestAcknowledged", "RequestForwarded"]

@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from service import console
 from service.http import problems
 from service.http.limits import BodySizeLimit
+from service.http.routes.exchange import oversized_envelope_refusal
 from service.node import Node, build_node
 from service.audit import SealerThread
 from service.exchange.courier_runners import CourierProcess, CourierThread
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None,
     problems.install(app)
     console.mount(app)  # the web console (service/console/, docs/console.md)
     app.add_middleware(OneDirectoryPerRequest)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                       explain=oversized_envelope_refusal(app.state.node))
     app.add_middleware(RequestObservability, metrics=app.state.node.metrics)
     return app

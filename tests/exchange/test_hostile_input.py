@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import uuid
 from datetime import timedelta
@@ -10,8 +11,11 @@ from datetime import timedelta
 import pytest
 from joserfc.jwk import OKPKey
 
+from fastapi.testclient import TestClient
+
 from adapters import jose
 from service.exchange.outbox import RECEIPT_TYP, REJECTION_TYP
+from service.http.app import create_app
 from tests.factories import jp_no_request
 
 
@@ -293,4 +297,39 @@ def test_the_sender_stores_a_signed_rejection_on_its_case(nodes):
     assert last["event"] == "EnvelopeRejected"
     assert last["data"]["step"] == 13 and last["data"]["code"] == "agreement-not-in-force"
     assert last["data"]["signed_rejection"]
+    assert no.node.store.exchange.pending() == []
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "streamed"])
+def test_an_oversized_envelope_gets_a_signed_rejection_and_the_sender_stops(nodes, chunked):
+    """docs/envelope-format.md §3.3: every 4xx from the inbox carries a signed rejection; for a body
+    over the limit it is over the SHA-256 of the bytes read (none, when Content-Length declared it)."""
+    no, jp = nodes
+    raw = b"{" + b" " * 1_100_000 + b"}"
+    content = (raw[i:i + 65_536] for i in range(0, len(raw), 65_536)) if chunked else raw
+    response = jp.api.post("/exchange/inbox", content=content, headers={"Content-Type": "application/jose+json"})
+    assert response.status_code == 413
+    problem = response.json()
+    assert (problem["step"], problem["code"]) == (1, "too-large")
+    claims = no.node.exchange.verify_rejection("JP", problem["signed_rejection"])
+    assert claims is not None and (claims["step"], claims["code"], claims["receiver"]) == (1, "too-large", "JP")
+    if chunked:  # the bytes read until the total passed the limit: a prefix of the body longer than it
+        limit, running, prefixes = 1_048_576, hashlib.sha256(raw[:1_048_576]), set()
+        for byte in raw[limit:]:
+            running.update(bytes([byte]))
+            prefixes.add(running.hexdigest())
+        assert claims["envelope_sha256"] in prefixes
+    else:
+        assert claims["envelope_sha256"] == hashlib.sha256(b"").hexdigest()
+
+
+def test_a_sender_stores_the_signed_refusal_of_an_envelope_too_large_and_does_not_retry(nodes):
+    no, jp = nodes
+    small = jp.node.settings.model_copy(update={"max_body_bytes": 2048})  # a request envelope is larger
+    no.node.courier.http = TestClient(create_app(small, node=jp.node, run_courier=False))
+    case_id = no.api.post("/cases", json=jp_no_request(), headers=no.official).json()["id"]
+    assert no.deliver() == 1
+    last = no.api.get(f"/cases/{case_id}/history", headers=no.official).json()["data"][-1]
+    assert last["event"] == "EnvelopeRejected"
+    assert (last["data"]["step"], last["data"]["code"]) == (1, "too-large")
     assert no.node.store.exchange.pending() == []

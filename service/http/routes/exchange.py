@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from adapters import jose
 from service.http.deps import NodeDep
 from service.http.roles import Operator
-from service.exchange.inbox import EnvelopeRejected
+from service.exchange.rejection import EnvelopeRejected
 from service.http.problems import PROBLEM_JSON
 from service.http.schemas import AdminCode, Strict
 
@@ -80,6 +80,23 @@ async def deliver_envelope(request: Request, node: NodeDep):
     log.info("envelope accepted; receipt signed", extra={"envelope_id": claims.get("envelope_id"),
                                                          "sender": claims.get("sender")})
     return ReceiptPublic(receipt=receipt)
+
+
+def oversized_envelope_refusal(node):
+    """For ``BodySizeLimit``: an envelope too large to read is refused at step 1 like any other,
+    with a signed rejection over the SHA-256 of the bytes read before the limit (of no bytes when
+    the declared ``Content-Length`` was over it), so the sender stores it and stops retrying."""
+    def explain(path: str, digest: str, declared: int | None, limit: int) -> dict | None:
+        if path != f"{router.prefix}/inbox":
+            return None
+        size = f"declares {declared} bytes" if declared is not None else "is longer"
+        rejection = EnvelopeRejected(1, "too-large", f"the envelope {size}; this node reads at most {limit} "
+                                     "(CMAA_MAX_BODY_BYTES)")
+        node.metrics.inbound.labels("rejected").inc()
+        node.metrics.inbound_rejections.labels("1", rejection.code).inc()
+        return {"step": 1, "code": rejection.code, "detail": str(rejection),
+                "signed_rejection": node.exchange.sign_rejection(rejection, digest)}
+    return explain
 
 
 @router.get("/directory", response_class=PlainTextResponse)

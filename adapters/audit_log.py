@@ -276,27 +276,16 @@ def sign_checkpoint(origin: str, size: int, root: bytes, key: Ed25519PrivateKey)
     return f"{body}\n\u2014 {origin} {stamp}\n"
 
 
-def cosign(note: str, witness: str, key: Ed25519PrivateKey) -> str:
-    """Add a witness's signature line to a checkpoint note (C2SP signed note: one more signer)."""
-    body = note.partition("\n\n")[0] + "\n"
-    stamp = base64.b64encode(note_key_id(witness, key.public_key()) + key.sign(body.encode())).decode()
-    return f"{note.rstrip(chr(10))}\n\u2014 {witness} {stamp}\n"
-
-
-def verify_checkpoint(note: str, origin: str, public: Ed25519PublicKey,
-                      body_origin: str | None = None) -> tuple[int, bytes]:
-    """Verify a signed checkpoint note by the signer named ``origin``; return ``(size, root)``.
-
-    ``body_origin`` (default ``origin``) is the log the checkpoint is for: a witness's
-    cosignature is a signature by the witness over another log's checkpoint. Raises ``ValueError``.
-    """
+def verify_checkpoint(note: str, origin: str, public: Ed25519PublicKey) -> tuple[int, bytes]:
+    """Verify a signed checkpoint note by the log ``origin``'s own key; return ``(size, root)``.
+    (Witnesses' cosignatures: ``adapters/cosignature.py``.) Raises ``ValueError``."""
     body, separator, signatures = note.partition("\n\n")
     if not separator:
         raise ValueError("not a signed note")
     body += "\n"
     lines = body.split("\n")
-    if len(lines) < 4 or lines[0] != (body_origin or origin):
-        raise ValueError(f"checkpoint origin is not {body_origin or origin!r}")
+    if len(lines) < 4 or lines[0] != origin:
+        raise ValueError(f"checkpoint origin is not {origin!r}")
     size, root = int(lines[1]), base64.b64decode(lines[2], validate=True)
     wanted = note_key_id(origin, public)
     for line in signatures.splitlines():

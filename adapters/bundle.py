@@ -26,6 +26,7 @@ from uuid import UUID
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from adapters.audit_log import AuditLog, leaf_data, verify_checkpoint
+from adapters.cosignature import verify_cosignature
 from adapters.merkle import MerkleTree, ProofError, leaf_hash, verify_consistency, verify_inclusion
 
 BUNDLE_TYPE = "cmaa-audit-bundle"
@@ -208,7 +209,7 @@ def verify_bundle(bundle: dict[str, Any], held_checkpoints: tuple[str, ...] = ()
         witness = cosignature.get("witness", "?")
         try:
             witness_key = _public_key(cosignature["witness_key"])
-            verify_checkpoint(cosignature["note"], f"cmaa-exchange/{witness}", witness_key, body_origin=origin)
+            verify_cosignature(cosignature["note"], f"cmaa-exchange/{witness}", witness_key, origin)
         except (ValueError, KeyError, TypeError) as error:
             verdict.add("manipulation", f"cosignature by {witness}", f"does not verify: {error}")
             continue

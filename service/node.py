@@ -98,7 +98,7 @@ def build_node(settings: Settings, *, clock: Any = None, store: EventStore | Non
     courier = Courier(store, exchange, clock, http, metrics=metrics, production=settings.environment == "production")
     audit = AuditService(AuditLog(store, f"cmaa-exchange/{settings.administration}"), keystore, agreements, clock,
                          settings.checkpoint_every_events, settings.checkpoint_every_seconds)
-    exchange.witness = Witness(audit.log, directory, keystore, courier)
+    exchange.witness = Witness(audit.log, directory, keystore, courier, clock)
     node = Node(settings, store, agreements, clock, directory, cases, exchange, courier, ConsentService(cases), audit,
                 metrics, limiter, vault)
     node.dpo = DpoService(store, vault, cases, agreements, clock, metrics)

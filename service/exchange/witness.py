@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from joserfc.jwk import OKPKey
 
-from adapters.audit_log import AuditLog, cosign, verify_checkpoint
+from adapters.audit_log import AuditLog, verify_checkpoint
+from adapters.cosignature import cosign, verify_cosignature
 from adapters.merkle import ProofError, verify_consistency
 from domain.errors import DomainError
 
@@ -45,6 +47,7 @@ class Witness:
     directory: Any  # DirectoryService
     keystore: Any
     courier: Any = None  # its HTTP client (TLS configured) fetches consistency proofs from partners
+    clock: Any = None  # the time in each cosignature (C2SP tlog-cosignature); the system's if None
     _locks: dict = field(default_factory=dict, repr=False)  # one per partner: witnessing is serialised
     _locks_guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # The last checkpoint witnessed from each partner and our cosignature of it: the same note
@@ -95,14 +98,19 @@ class Witness:
                     if not self._consistent(partner, record, size, root, held_size, held_root, held_note, note,
                                             shrunk=True):
                         return None
-                    return cosign(note, self.own_origin, self.keystore.node_signing_key().private_key)
+                    return self._cosign(note)
                 if size > held_size and not self._consistent(partner, record, held_size, held_root, size, root,
                                                             held_note, note):
                     return None  # could not fetch a proof now: witness it at the next exchange
             self.log.hold(partner, size, root, note)
-            cosignature = cosign(note, self.own_origin, self.keystore.node_signing_key().private_key)
+            cosignature = self._cosign(note)
             self._witnessed[partner] = (note, cosignature)
         return cosignature
+
+    def _cosign(self, note: str) -> str:
+        """Our C2SP ``cosignature/v1`` line on a partner's checkpoint (https://c2sp.org/tlog-cosignature)."""
+        now = self.clock.now().timestamp() if self.clock is not None else time.time()
+        return cosign(note, self.own_origin, self.keystore.node_signing_key().private_key, int(now))
 
     def _lock(self, partner: str) -> threading.Lock:
         with self._locks_guard:
@@ -153,7 +161,7 @@ class Witness:
         try:
             key = OKPKey.import_key(self.directory.directory().partner(partner)["directory"]["node_key"]).public_key
             size, _ = verify_checkpoint(note, self.own_origin, self.keystore.node_signing_key().public_key)
-            verify_checkpoint(note, origin_of(partner), key, body_origin=self.own_origin)
+            verify_cosignature(note, origin_of(partner), key, self.own_origin)
         except (ValueError, KeyError):
             return
         self.log.keep_cosignature(size, partner, note)

@@ -64,3 +64,20 @@ def test_proofs_beyond_the_log_are_a_422_problem_not_a_500(api, who, node):
     assert response.status_code == 422
     unsealed = api.get(f"/audit/cases/{UUID(int=7)}/events/1/inclusion", headers=who.auditor)
     assert unsealed.status_code == 404
+
+
+def test_an_inclusion_proof_without_size_is_against_the_latest_signed_checkpoint(api, who, node):
+    """docs/audit-format.md §2: leaves sealed after the latest checkpoint are not in the default tree;
+    `size` asks for any sealed size, signed or not."""
+    first = api.post("/cases", json=jp_no_request(), headers=who.official).json()["id"]
+    node.audit.seal_and_checkpoint()
+    signed = api.get("/audit/checkpoint").json()["tree_size"]
+    later = api.post("/cases", json=jp_no_request(), headers=who.official).json()["id"]
+    node.audit.log.seal()  # sealed, not signed
+    assert node.audit.log.size() > signed
+    default = api.get(f"/audit/cases/{first}/events/1/inclusion", headers=who.auditor).json()
+    assert default["tree_size"] == signed
+    assert api.get(f"/audit/cases/{later}/events/1/inclusion", headers=who.auditor).status_code == 404
+    sized = api.get(f"/audit/cases/{later}/events/1/inclusion", params={"size": node.audit.log.size()},
+                    headers=who.auditor)
+    assert sized.status_code == 200 and sized.json()["tree_size"] == node.audit.log.size()

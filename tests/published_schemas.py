@@ -3,7 +3,7 @@ of the pydantic models they were generated from: a plain draft 2020-12 validator
 
 ``record_signed_documents`` (an autouse fixture in ``tests/conftest.py``) records every JSON
 payload the nodes' own code signs during a test — envelopes, receipts, rejections,
-directories — and every audit bundle exported, and checks them when the test ends.
+directories — every envelope it encrypts, and every audit bundle exported, and checks them when the test ends.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def install(monkeypatch, module=None) -> Recorder:
     recorder = Recorder()
     sign = jose.sign
     export = bundle.export_bundle
+    encrypt = jose.encrypt
 
     def recording_sign(payload, key, typ):
         caller = sys._getframe(1).f_globals.get("__name__", "")
@@ -71,12 +72,19 @@ def install(monkeypatch, module=None) -> Recorder:
             recorder.add(schema_for_signed(typ, payload), json.loads(jose.canonical(payload)))
         return sign(payload, key, typ)
 
+    def recording_encrypt(jws_token, recipients):
+        sealed = encrypt(jws_token, recipients)
+        if sys._getframe(1).f_globals.get("__name__", "").startswith("service."):
+            recorder.add("envelope-jwe.schema.json", sealed)
+        return sealed
+
     def recording_export(*args, **kwargs):
         document = export(*args, **kwargs)
         recorder.add("audit-bundle.schema.json", document)
         return document
 
     monkeypatch.setattr(jose, "sign", recording_sign)
+    monkeypatch.setattr(jose, "encrypt", recording_encrypt)
     monkeypatch.setattr(bundle, "export_bundle", recording_export)
     if module is not None and getattr(module, "export_bundle", None) is export:
         monkeypatch.setattr(module, "export_bundle", recording_export)

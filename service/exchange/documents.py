@@ -39,12 +39,35 @@ class X25519PublicJwk(BaseModel):
     x: B64URL
 
 
+class JweRecipientHeader(Closed):
+    alg: Literal["ECDH-ES+A256KW"]
+    kid: Annotated[str, Field(min_length=1, max_length=200)]
+    epk: X25519PublicJwk
+
+
+class JweRecipient(Closed):
+    header: JweRecipientHeader
+    encrypted_key: B64URL
+
+
+class EnvelopeJwe(Closed):
+    """The body of ``POST /exchange/inbox`` as our nodes send it: a JWE in the general JSON serialization
+    (RFC 7516 §7.2.1). ``protected`` decodes to ``{"enc":"A256GCM","typ":"cmaa-envelope+jwe","cty":"JWS"}``.
+    Receivers also accept the flattened form (§7.2.2) for one recipient."""
+
+    protected: B64URL
+    iv: B64URL
+    ciphertext: B64URL
+    tag: B64URL
+    recipients: list[JweRecipient] = Field(min_length=1, max_length=20)
+
+
 class DirectoryKey(Closed):
     kid: Annotated[str, Field(min_length=1, max_length=200)]
     use: Literal["sig", "enc"]
     jwk: Ed25519PublicJwk | X25519PublicJwk
-    valid_from: AwareDatetime = Field(description="inclusive: the key is valid from this instant")
-    valid_until: AwareDatetime = Field(description="inclusive: the key is valid up to and at this instant")
+    valid_from: AwareDatetime = Field(description="inclusive: the key is valid from this instant on")
+    valid_until: AwareDatetime = Field(description="exclusive: the key is valid before this instant, not at it")
 
 
 class DirectoryOfficial(Closed):

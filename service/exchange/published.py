@@ -25,6 +25,7 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 BASE_ID = "https://cmaa-exchange.example/schemas/v1/"
 
 DOCUMENTS: dict[str, type[BaseModel]] = {
+    "envelope-jwe": documents.EnvelopeJwe,
     "directory": documents.Directory,
     "receipt": documents.Receipt,
     "rejection": documents.Rejection,

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from adapters.exchange_tables import inbox_row
 from domain.case import RECEIVING, REQUESTED, AssistanceCase
 from domain.disclosure import tighten
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError
 from domain.information import normalise_items
 from domain.messages import KINDS, OPENING, RECEIVER_SIDES, local_case_id
 from domain.personal_data import ARTICLE as PD_ARTICLE
@@ -97,7 +97,9 @@ class InboxApplication:
                                    channel="envelope", items=items, **common)
 
     def _step_on(self, envelope, profile, body, case_id, actor, now, eid):
-        case = self.store.load(case_id, NotFound(f"no case for exchange id {envelope.case.exchange_id}"))
+        # 14. The case exists (an unknown case is step 14's, like a foreign one: one list of steps).
+        case = self.store.load(case_id, EnvelopeRejected(14, "not-found", "no case for exchange id "
+                                                         f"{envelope.case.exchange_id}", eid))
         if not isinstance(case, AssistanceCase) or case.partner_administration != actor["administration"] or \
                 case.agreement != profile.id or case.exchange_id != UUID(envelope.case.exchange_id):
             raise EnvelopeRejected(14, "wrong-case", "the envelope's case does not match a case with this partner "

@@ -156,7 +156,8 @@ def step_11_fresh(inbox, m: Inbound) -> None:
 
 
 def step_12_unseen(inbox, m: Inbound) -> str | None:
-    """12. Unseen id; a re-sealed retry of an applied envelope gets the same receipt (stops replay, id reuse)."""
+    """12. Unseen id; an applied envelope sent again, resent or re-sealed, gets the same receipt (stops replay,
+    id reuse)."""
     content = {k: v for k, v in m.claims.items() if k not in ("sent_at", "checkpoint")}
     m.content_sha256 = jose.sha256_hex(jose.canonical(content))
     seen = inbox.store.exchange.inbox_get(m.eid)
@@ -215,10 +216,11 @@ class Inbox:
         raise AssertionError("unreachable")
 
     def _answer_seen(self, seen: dict, m: Inbound) -> str:
-        if seen["envelope_sha256"] == m.digest:
-            raise EnvelopeRejected(12, "replayed", f"envelope {m.eid} was already received in exactly this form",
-                                   m.eid)
-        if seen["content_sha256"] != m.content_sha256:
+        """12. An applied envelope again — the very bytes (an HTTP layer resending after a lost response)
+        or the same content re-sealed (the courier's retry) — gets the receipt it was given: a rejection
+        would be stored by the sender as the envelope's fate (docs/envelope-format.md §3.3). A replay
+        later than the allowed skew was refused at step 11. Other content under a seen id is refused."""
+        if seen["envelope_sha256"] != m.digest and seen["content_sha256"] != m.content_sha256:
             raise EnvelopeRejected(12, "id-reused", f"envelope id {m.eid} was already used for other content", m.eid)
         return seen["receipt"]
 

@@ -136,12 +136,21 @@ def test_valid_envelope_re_encrypted_by_a_third_party(nodes):
     rejected(jp, seal(no, jp, data), 10, "misaddressed")
 
 
-def test_replayed_envelope_is_refused_and_applied_once(nodes):
+def test_identical_bytes_resent_get_the_original_receipt_and_are_applied_once(nodes, clock):
+    """A sender's HTTP layer resends after a lost response: the envelope was applied, so the answer is
+    its receipt, never a rejection (which the sender would store as "rejected", §3.3)."""
     no, jp = nodes
     raw = seal(no, jp, payload(no))
-    assert deliver(jp, raw).status_code == 200
-    problem = rejected(jp, raw, 12, "replayed")
-    assert problem["status"] == 409
+    first = deliver(jp, raw)
+    assert first.status_code == 200
+    before = state(jp)
+    clock.advance(seconds=30)
+    again = deliver(jp, raw)
+    assert again.status_code == 200 and again.json()["receipt"] == first.json()["receipt"]
+    assert state(jp) == before
+    # The same bytes replayed later than the allowed skew are stale (step 11), as any old envelope.
+    clock.advance(seconds=600)
+    rejected(jp, raw, 11, "stale-or-future")
 
 
 def test_re_sealed_retry_gets_the_same_receipt_and_is_applied_once(nodes, clock):
@@ -245,9 +254,13 @@ def test_a_step_sent_by_the_wrong_side(nodes):
     rejected(jp, seal(no, jp, reply), 14, "wrong-direction")
 
 
-def test_a_step_on_a_case_that_does_not_exist(nodes):
+def test_a_step_on_a_case_that_does_not_exist_is_refused_at_step_14(nodes):
+    """docs/envelope-format.md §3.1: step 14 checks the case exists; its number is the same in the
+    rejection and in the metrics label."""
     no, jp = nodes
-    rejected(jp, seal(no, jp, payload(no, kind="written_confirmation", body={"reference": "x"})), 15, "not-found")
+    rejected(jp, seal(no, jp, payload(no, kind="written_confirmation", body={"reference": "x"})), 14, "not-found")
+    metrics = jp.api.get("/metrics", headers=jp.operator).text
+    assert 'cmaa_inbound_rejections_total{code="not-found",step="14"} 1.0' in metrics
 
 
 @pytest.mark.parametrize("raw,code", [

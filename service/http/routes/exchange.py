@@ -48,7 +48,7 @@ class OutboxPublic(BaseModel):
 @router.post("/inbox", response_model=ReceiptPublic, responses={
     400: {"description": "malformed envelope (problem+json with signed_rejection)"},
     403: {"description": "not authentic or not addressed here"},
-    409: {"description": "replayed, stale, or the case changed concurrently (retry)"},
+    409: {"description": "stale, id reused for other content, or the case changed concurrently (retry)"},
     429: {"description": "the sending partner is over its rate limit; retry after `Retry-After` seconds"},
     422: {"description": "the agreement or the kind does not allow it"}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/jose+json": {
@@ -57,7 +57,7 @@ async def deliver_envelope(request: Request, node: NodeDep):
     """Deliver one envelope. Authenticated by its signature, not by a bearer token: the
     node verifies it in the numbered steps of docs/envelope-format.md before storing
     anything, applies it once, and answers with a receipt signed by the node key over
-    the envelope's SHA-256. A re-sealed retry of an applied envelope gets the same receipt."""
+    the envelope's SHA-256. An applied envelope sent again (resent or re-sealed) gets the same receipt."""
     raw = await request.body()
     try:
         # Verification and the store commit block: off the event loop, so envelopes are applied

@@ -83,3 +83,17 @@ def test_what_the_nodes_sign_and_serve_is_recorded_and_follows_the_schemas(nodes
     assert {"directory.schema.json", "envelope-request.schema.json", "envelope-jwe.schema.json", "receipt.schema.json",
             "rejection.schema.json"} <= recorded
     assert recorder.problems() == []
+
+
+def test_the_inbox_steps_are_one_list_in_the_code_and_the_document():
+    """docs/envelope-format.md §3.1 numbers the steps 1-15; the inbox runs step_1 … step_13 in that order
+    (13-15 finish in apply.py), and every number has its HTTP status."""
+    from service.exchange.inbox import VERIFICATION
+    from service.exchange.rejection import EnvelopeRejected
+
+    text = (DOCS / "envelope-format.md").read_text(encoding="utf-8")
+    section = text[text.index("### 3.1"):text.index("### 3.2")]
+    documented = [int(n) for n in re.findall(r"^\| (\d+) \|", section, re.M)]
+    assert documented == list(range(1, 16))
+    assert [int(f.__name__.split("_")[1]) for f in VERIFICATION] == list(range(1, 14))
+    assert sorted(EnvelopeRejected.STATUS) == documented

@@ -34,10 +34,8 @@ from pydantic import BaseModel, ConfigDict  # noqa: E402
 
 from adapters.clock import SystemClock  # noqa: E402
 from adapters.store import EventStore  # noqa: E402
+from bench.stores import drop_schemas, store_urls  # noqa: E402
 from tests.factories import client_for, configure, jp_no_request, make_node  # noqa: E402
-
-PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-
 
 class Stored(Aggregate):
     @event("Stored")
@@ -82,16 +80,7 @@ def timed(call, n: int) -> float:
 def run(backend: str, n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        if backend == "sqlite":
-            node_url, bare_url = f"sqlite:///{tmp_path / 'node.db'}", f"sqlite:///{tmp_path / 'bare.db'}"
-        else:
-            import psycopg
-
-            schemas = [f"bench_{uuid.uuid4().hex[:10]}" for _ in range(2)]
-            with psycopg.connect(PG_DSN, autocommit=True) as conn:
-                for schema in schemas:
-                    conn.execute(f'CREATE SCHEMA "{schema}"')
-            node_url, bare_url = (f"{PG_DSN}?schema={s}" for s in schemas)
+        (node_url, bare_url), schemas = store_urls(backend, tmp_path, ["node", "bare"])
         # No rate limit in the way: the bench makes more calls a minute than one official is allowed.
         node = make_node(node_url, tmp_path, SystemClock(), rate_limit_official="1000000/minute")
         who = configure(node)
@@ -122,10 +111,7 @@ def run(backend: str, n: int) -> None:
         finally:
             node.close()
             bare_store.close()
-            if backend != "sqlite":
-                with psycopg.connect(PG_DSN, autocommit=True) as conn:
-                    for schema in schemas:
-                        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            drop_schemas(schemas)
         for name, ours, floor in figures:
             print(f"{backend:8} {name:16} node {ours:7.0f}/s   bare stack {floor:7.0f}/s   "
                   f"ratio {ours / floor:.2f}   (node {1000 / ours:.2f} ms, bare {1000 / floor:.2f} ms per call)")

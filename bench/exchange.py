@@ -28,7 +28,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -36,10 +35,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stores import drop_schemas, store_urls  # noqa: E402
 from tests.factories import jp_no_request  # noqa: E402
 from tests.servers import children, two_administrations  # noqa: E402
 
-PG = os.environ.get("CMAA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def baseline(seconds: float = 3.0) -> float:
@@ -107,18 +106,8 @@ def submit(base: str, headers: dict, n: int, rate: float | None, threads: int = 
 def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "process",
         profile: str | None = None, wall: bool = False, synchronous: str = "full",
         node_env: dict[str, str] | None = None) -> dict:
-    if backend == "sqlite":
-        query = "" if synchronous == "full" else f"?synchronous={synchronous}"
-        url_no, url_jp = f"sqlite:///{tmp / 'no.db'}{query}", f"sqlite:///{tmp / 'jp.db'}{query}"
-        schemas = []
-    else:
-        import psycopg
-
-        schemas = [f"bench_{uuid.uuid4().hex[:8]}" for _ in range(2)]
-        with psycopg.connect(PG, autocommit=True) as conn:
-            for schema in schemas:
-                conn.execute(f'CREATE SCHEMA "{schema}"')
-        url_no, url_jp = (f"{PG}?schema={s}" for s in schemas)
+    query = "" if synchronous == "full" else f"?synchronous={synchronous}"
+    (url_no, url_jp), schemas = store_urls(backend, tmp, ["no", "jp"], query)
     # One official drives the whole load: lift the per-official and per-partner limits.
     no, jp, token, _ = two_administrations(tmp, url_no, url_jp, CMAA_COURIER_INTERVAL_SECONDS="0.05",
                                            CMAA_LOG_LEVEL="error", CMAA_RATE_LIMIT_OFFICIAL="10000000/minute",
@@ -188,12 +177,7 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "pro
             external.terminate()
             external.wait(timeout=30)
         no.stop(), jp.stop()
-        if schemas:
-            import psycopg
-
-            with psycopg.connect(PG, autocommit=True) as conn:
-                for schema in schemas:
-                    conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        drop_schemas(schemas)
 
 
 def main() -> None:

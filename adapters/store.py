@@ -14,6 +14,7 @@ they are the ones the node uses by default.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -27,6 +28,8 @@ from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteC
 from eventsourcing.sqlite import SQLiteFactory as LibrarySQLiteFactory
 from sqlalchemy.engine import make_url
 
+from adapters.idempotency_keys import marker as idempotency_marker
+from adapters.store_faults import StoreGate, check_deadline, store_unavailable
 from domain.errors import ConcurrentUpdate, NotFound
 
 A = TypeVar("A", bound=Aggregate)
@@ -54,7 +57,11 @@ def env_for_url(url: str) -> dict[str, str]:
         if not database:
             raise StoreConfigError("CMAA_DATABASE_URL: sqlite URLs name a file, e.g. sqlite:///var/cmaa/cmaa.db")
         if database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreConfigError(f"CMAA_DATABASE_URL: cannot create the directory of {database}: "
+                                       f"{error.strerror}") from None
         synchronous = str(parsed.query.get("synchronous", "full")).lower()
         if synchronous not in SYNCHRONOUS:
             raise StoreConfigError("CMAA_DATABASE_URL: ?synchronous= is full (the default: a commit is on disk "
@@ -64,13 +71,16 @@ def env_for_url(url: str) -> dict[str, str]:
                 "APPLICATION_RECORDER_TOPIC": "adapters.recorders:CmaaSQLiteRecorder"}
     if backend in ("postgresql", "postgres"):
         env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            # Bounded waits and quick reconnection (adapters/store_faults.py)
+            "PERSISTENCE_MODULE": "adapters.store_faults:PostgresFactory",
             "POSTGRES_DBNAME": parsed.database or "postgres",
             "POSTGRES_HOST": parsed.host or "127.0.0.1",
             "POSTGRES_PORT": str(parsed.port or 5432),
             "POSTGRES_USER": parsed.username or "postgres",
             "POSTGRES_PASSWORD": parsed.password or "",
-            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_CONNECT_TIMEOUT": "2",  # the wait for a pooled connection
+            "CMAA_PG_CONNECT_TIMEOUT": str(parsed.query.get("connect_timeout", "3")),
+            "CMAA_PG_STATEMENT_TIMEOUT": str(parsed.query.get("statement_timeout", "15")),
             "POSTGRES_POOL_SIZE": str(parsed.query.get("pool_size", "5")),
             "POSTGRES_LOCK_TIMEOUT": "10",
             "APPLICATION_RECORDER_TOPIC": "adapters.recorders:CmaaPostgresRecorder",
@@ -118,25 +128,36 @@ def store_busy(error: BaseException) -> bool:
 
 
 class _PatientCursor(SQLiteCursor):
-    def __init__(self, sqlite_cursor: sqlite3.Cursor, timeout: float):
+    def __init__(self, sqlite_cursor: sqlite3.Cursor, timeout: float, connection: "_PatientConnection"):
         super().__init__(sqlite_cursor)
         self.timeout = timeout
+        self.connection = connection
 
     def execute(self, *args: Any, **kwargs: Any) -> None:
-        _patiently(self.sqlite_cursor.execute, args, kwargs, self.timeout)
+        self.connection.patiently(self.sqlite_cursor.execute, args, kwargs)
 
     def executemany(self, *args: Any, **kwargs: Any) -> None:
-        _patiently(self.sqlite_cursor.executemany, args, kwargs, self.timeout)
+        self.connection.patiently(self.sqlite_cursor.executemany, args, kwargs)
 
 
 class _PatientConnection(SQLiteConnection):
     timeout: float = 10.0
 
     def cursor(self) -> SQLiteCursor:
-        return _PatientCursor(self._sqlite_conn.cursor(), self.timeout)
+        return _PatientCursor(self._sqlite_conn.cursor(), self.timeout, self)
 
     def commit(self) -> None:
-        _patiently(self._sqlite_conn.commit, (), {}, self.timeout)
+        self.patiently(self._sqlite_conn.commit, (), {})
+
+    def patiently(self, call, args, kwargs):
+        try:
+            return _patiently(call, args, kwargs, self.timeout)
+        except sqlite3.Error as error:
+            if store_unavailable(error):
+                # Not back to the pool: a connection opened while the file could not be written
+                # is read-only for good, and one that met an I/O error may hold a stale view.
+                self._closing.set()
+            raise
 
 
 class _SynchronousPool(SQLiteConnectionPool):
@@ -152,6 +173,8 @@ class _SynchronousPool(SQLiteConnectionPool):
             connection._sqlite_conn.execute("PRAGMA busy_timeout = 0")
             connection.__class__ = _PatientConnection
             connection.timeout = float(self.lock_timeout or 10)
+            if not os.access(self.db_name, os.W_OK):
+                connection._closing.set()  # opened read-only: serve this use, then let it go
         return connection
 
 
@@ -183,6 +206,7 @@ class EventStore(Application):
         self.url = url
         super().__init__(env=env)
         self._tables = None
+        self.gate = StoreGate()  # fail fast for a moment after a store failure
 
     @property
     def exchange(self):
@@ -229,6 +253,9 @@ class EventStore(Application):
         """Store the pending events of ``aggregates`` atomically, with any outbox rows,
         inbox row and outbox outcome (``exchange_tables.outcome_update``) in the same
         transaction; return the last notification id."""
+        check_deadline()  # the client may have given up: begin no write past the request's bound
+        # A request with an Idempotency-Key: its key is marked committed in this same transaction.
+        outcome = outcome or idempotency_marker()
         try:
             recordings = self.save(*aggregates, outbox=tuple(outbox), inbox=inbox, outcome=outcome)
         except IntegrityError:

@@ -64,6 +64,19 @@ class Settings(BaseSettings):
                              "crypto); requests beyond them wait their turn. 1 measured fastest on SQLite and "
                              "PostgreSQL (Python threads of one process share one interpreter lock); raise it so "
                              "that long requests (audit replays, erasures) do not hold up short ones")
+    store_wait_seconds: float = Field(10, gt=0, le=600, description="A request that has not begun its store work "
+                                      "this long after it arrived (queued behind other work, or the store slow) is "
+                                      "answered 503 store-wait-exceeded and stores nothing; keep it below your "
+                                      "clients' timeouts")
+    idempotency_retention_hours: float = Field(24, gt=0, le=24 * 90, description="How long an Idempotency-Key and "
+                                               "the response it recorded are kept (a retry within it is answered "
+                                               "from the record)")
+    header_timeout_seconds: float = Field(5, gt=0, le=300, description="A connection whose request head (request "
+                                          "line and headers) is not complete this long after it began is "
+                                          "answered 408 and closed (slow clients)")
+    max_connections: int = Field(500, ge=1, le=100_000, description="Open connections past this bound get 503 "
+                                 "problem+json and are closed (health checks are still answered); keep it under "
+                                 "the process's open-file limit")
     shutdown_grace_seconds: float = Field(20, ge=0, le=600, description="On SIGTERM: how long in-flight requests "
                                           "and deliveries may take before they are abandoned (and retried later)")
 

@@ -13,6 +13,7 @@ from service.cli import backup, node
 from service.cli.agreements import agreements
 from service.cli.audit import audit
 from service.cli.common import err
+from service.settings import Settings
 from service.cli.courier import courier
 from service.cli.credentials import credentials
 from service.cli.dpo import dpo
@@ -50,6 +51,24 @@ def main() -> None:
     except StoreConfigError as exc:
         err.print(f"[red]configuration error:[/red] {exc}", highlight=False)
         raise SystemExit(2) from None
+    except Exception as exc:
+        from adapters.store_faults import store_unavailable
+
+        if not store_unavailable(exc):
+            raise
+        # One line, no traceback; a supervisor (systemd, Kubernetes) restarts the node.
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        err.print(f"[red]store unavailable:[/red] {_store_name()}: {reason}", highlight=False, soft_wrap=True)
+        raise SystemExit(3) from None
+
+
+def _store_name() -> str:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(Settings().store_url).render_as_string(hide_password=True)
+    except Exception:
+        return "CMAA_DATABASE_URL"
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ def serve(
     import uvicorn
 
     from service.http.app import create_app
+    from service.http.server import protocol_for
     from service.node import build_node, initialise
     from service.ops.observability import configure_logging, uvicorn_log_config
 
@@ -42,6 +43,7 @@ def serve(
     # On SIGTERM uvicorn stops accepting, drains requests for the grace period, then the
     # app's shutdown lets the courier finish or hand back its deliveries.
     uvicorn.run(create_app(settings, node=node, courier_child=True), host=settings.host, port=settings.port,
+                http=protocol_for(settings),  # problem+json below the app, slow clients, connection bound
                 log_level=settings.log_level, log_config=uvicorn_log_config(), access_log=False,
                 timeout_graceful_shutdown=int(settings.shutdown_grace_seconds), **tls)
 

@@ -13,6 +13,9 @@ from fastapi.routing import APIRoute
 
 from service import console
 from service.http import problems
+from adapters.idempotency_keys import IdempotencyKeys
+from service.http.deadline import StoreDeadline
+from service.http.idempotency import Idempotency
 from service.http.limits import BodySizeLimit
 from service.http.routes.exchange import oversized_envelope_refusal
 from service.node import Node, build_node
@@ -52,6 +55,15 @@ COMMON_PROBLEMS = {
     "400": "Malformed request", "404": "Not found", "405": "Method not allowed", "409": "Conflict with the "
     "current state", "413": "Request body too large", "422": "Invalid input or a treaty rule refused it "
     "(`field`, `article`)", "429": "Rate limit exceeded (`Retry-After`)", "500": "Internal error (nothing changed)",
+    "503": "The store is unavailable or the request waited too long for it, or too many connections "
+    "(`Retry-After`; nothing changed)",
+}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Makes a retry safe (IETF httpapi Idempotency-Key draft): the same key and request return "
+    "the original response; the same key with another request is 422. Kept 24 h by default "
+    "(CMAA_IDEMPOTENCY_RETENTION_HOURS), per credential. See docs/operations.md.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 257, "pattern": '^"?[\\x21\\x23-\\x7e]{1,255}"?$'},
 }
 SECURED_PROBLEMS = {"401": "No valid bearer credential", "403": "The credential's roles do not allow this",
                     "423": "Processing of the personal data concerned is restricted by the DPO (JP-NO Art. 9(2))"}
@@ -66,8 +78,10 @@ def _document_problems(app: FastAPI) -> dict:
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    for operations in schema.get("paths", {}).values():
-        for operation in operations.values():
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method == "post" and operation.get("security") and path != "/exchange/inbox":
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
             responses = operation.setdefault("responses", {})
             extra = {**COMMON_PROBLEMS, **(SECURED_PROBLEMS if operation.get("security") else {})}
             for status, description in extra.items():
@@ -149,7 +163,11 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None,
     problems.install(app)
     console.mount(app)  # the web console (service/console/, docs/console.md)
     app.add_middleware(OneDirectoryPerRequest)
+    app.add_middleware(Idempotency, keys=IdempotencyKeys(app.state.node.store.recorder,
+                                                         settings.idempotency_retention_hours * 3600),
+                       gate=app.state.node.store.gate)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
                        explain=oversized_envelope_refusal(app.state.node))
+    app.add_middleware(StoreDeadline, seconds=settings.store_wait_seconds)
     app.add_middleware(RequestObservability, metrics=app.state.node.metrics)
     return app

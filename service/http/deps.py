@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from adapters.store_faults import begin_work
 from service.exchange.directory import Unauthenticated
 from service.node import Node
 from service.principal import Principal
@@ -15,7 +16,13 @@ bearer = HTTPBearer(auto_error=False, description="A credential issued by `cmaa 
 
 
 def get_node(request: Request) -> Node:
-    return request.app.state.node
+    """The node, for a request that may still use its store: runs on a worker thread, so this is
+    where a request that waited too long for one is turned away (``service/http/deadline.py``),
+    and where requests fail fast while the store is known to be down."""
+    node = request.app.state.node
+    begin_work()
+    node.store.gate.check()
+    return node
 
 
 NodeDep = Annotated[Node, Depends(get_node)]

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.store import store_busy
+from adapters.store_faults import StoreUnavailable, StoreWaitExceeded, store_unavailable
 from domain.errors import (
     ConcurrentUpdate,
     DomainError,
@@ -28,6 +29,7 @@ from domain.errors import (
 from service.exchange.directory import Unauthenticated
 from domain.personal_data import ProcessingRestricted
 from service.http.ratelimit import RateLimited
+from service.http.routing import allowed_methods
 
 log = logging.getLogger("cmaa.problems")
 
@@ -71,6 +73,13 @@ async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:
 
 
 async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    allowed = allowed_methods(request.app, request.scope)
+    if allowed and request.method not in allowed:
+        # e.g. GET /cases/oral: the resource exists (POST only) and only /cases/{case_id}
+        # matched the method, with a case id that is no UUID; the truth is 405, not 422.
+        response = problem(405, "http-405", "Method not allowed", "Method Not Allowed", request)
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
     errors = []
     for error in exc.errors():
         location = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
@@ -87,16 +96,8 @@ async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONRe
     if exc.status_code == 405:
         # RFC 9110 §15.5.6: a 405 names the methods the resource supports. Starlette names only
         # those of the first route that matched the path; a path is often served by several.
-        response.headers["Allow"] = ", ".join(allowed_methods(request))
+        response.headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
     return response
-
-
-def allowed_methods(request: Request) -> list[str]:
-    from starlette.routing import Match
-
-    scope = {key: request.scope[key] for key in ("type", "path", "root_path", "headers") if key in request.scope}
-    return [method for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-            if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in request.app.router.routes)]
 
 
 async def on_unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
@@ -118,10 +119,32 @@ async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
                            "nothing was changed, retry", request, retry_after=1)
         response.headers["Retry-After"] = "1"
         return response
+    if store_unavailable(exc):
+        return _store_unavailable(request, exc)
     # Never a stack trace to the caller; the log keeps it for the operator.
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return problem(500, "internal-error", "Internal error",
                    "the node could not complete the request; nothing was changed", request)
+
+
+STORE_RETRY_AFTER = 2  # seconds; the store is probed again within FAIL_FAST_SECONDS of a failure
+
+
+def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The store is down, silent or cannot write, or the request waited past its bound for it:
+    503 at once, with ``Retry-After``. The transaction was rolled back: nothing of it is stored."""
+    if isinstance(exc, StoreWaitExceeded):
+        code, title, detail = "store-wait-exceeded", "Store wait exceeded", str(exc)
+    else:
+        if not isinstance(exc, StoreUnavailable):  # a real failure, not the gate's own fast answer
+            request.app.state.node.store.gate.failed(exc)
+        log.warning("store unavailable on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__,
+                    str(exc)[:300])
+        code, title = "store-unavailable", "Store unavailable"
+        detail = "the node's store cannot be reached or cannot write now; nothing was changed, retry"
+    response = problem(503, code, title, detail, request, retry_after=STORE_RETRY_AFTER)
+    response.headers["Retry-After"] = str(STORE_RETRY_AFTER)
+    return response
 
 
 def install(app: FastAPI) -> None:

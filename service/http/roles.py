@@ -58,12 +58,3 @@ def roles_of(route) -> tuple[str, ...] | None:
         stack.extend(dependant.dependencies)
     return None
 
-
-def api_routes(routes, prefix: str = ""):
-    """Every APIRoute of an app as (full path, route), through included routers."""
-    for route in routes:
-        included = getattr(route, "original_router", None)
-        if included is not None:  # FastAPI >= 0.16x keeps included routers as nodes
-            yield from api_routes(included.routes, prefix + route.include_context.prefix)
-        elif hasattr(route, "dependant"):
-            yield prefix + route.path, route

@@ -17,6 +17,8 @@ import httpx
 import uvicorn
 
 from service.http.app import create_app
+from service.http.client import post_once
+from service.http.server import protocol_for
 from service.node import Node, build_node, initialise
 from service.settings import Settings
 
@@ -43,7 +45,7 @@ class _Server(uvicorn.Server):
 
 def _start(node: Node) -> _Server:
     server = _Server(uvicorn.Config(create_app(node=node), host="127.0.0.1", port=node.settings.port,
-                                    log_level="warning"))
+                                    http=protocol_for(node.settings), log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
@@ -91,18 +93,18 @@ def run_demo(base_port: int, out) -> None:
     no, jp = (f"http://127.0.0.1:{nodes[a].settings.port}" for a in ("NO", "JP"))
     try:
         with httpx.Client(timeout=10) as http:
-            case = http.post(f"{no}/cases", json=REQUEST, headers=tokens["NO"]).json()
+            case = post_once(http, f"{no}/cases", json=REQUEST, headers=tokens["NO"]).json()
             out.print(f"1. NO no-hansen requests information under JP-NO Art. 3(1): case {case['reference']}")
             theirs = _wait(lambda: next(iter(http.get(f"{jp}/cases", headers=tokens["JP"]).json()["data"]), None),
                            "the request at JP")
             out.print(f"2. JP received it by signed, encrypted envelope: case {theirs['id']} ({theirs['status']})")
             _wait(lambda: "EnvelopeDelivered" in _events(http, no, case["id"], tokens["NO"]), "NO's receipt")
             out.print("3. NO stored JP's signed receipt over the envelope's digest")
-            http.post(f"{jp}/cases/{theirs['id']}/acknowledgement", headers=tokens["JP"])
+            post_once(http, f"{jp}/cases/{theirs['id']}/acknowledgement", headers=tokens["JP"])
             _wait(lambda: http.get(f"{no}/cases/{case['id']}", headers=tokens["NO"]).json()["status"]
                   == "acknowledged", "the acknowledgement at NO")
             out.print("4. JP jp-tanaka acknowledged (JP-NO Art. 12(1)); NO's case is now acknowledged")
-            http.post(f"{jp}/cases/{theirs['id']}/replies", json=REPLY, headers=tokens["JP"])
+            post_once(http, f"{jp}/cases/{theirs['id']}/replies", json=REPLY, headers=tokens["JP"])
             mine = _wait(lambda: (c := http.get(f"{no}/cases/{case['id']}", headers=tokens["NO"]).json())["status"]
                          == "replied" and c, "the reply at NO")
             restrictions = mine["items"][0]["restrictions"]

@@ -6,7 +6,8 @@ import pytest
 
 from domain.directory import ROLES
 from service.http.deps import current_principal
-from service.http.roles import api_routes, roles_of
+from service.http.roles import roles_of
+from service.http.routing import api_routes
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -22,7 +23,7 @@ def _concrete(path: str) -> str:
     return path.replace("{", "").replace("}", "")  # any value for a path parameter
 
 
-def test_every_405_carries_an_allow_header_naming_the_methods_the_path_serves(api):
+def test_every_405_carries_an_allow_header_naming_the_methods_the_path_serves(api, who):
     """RFC 9110 §15.5.6; a path served by several routes (GET /cases, POST /cases) names them all."""
     by_path: dict[str, set[str]] = {}
     for path, method, _ in _operations(api):
@@ -39,6 +40,10 @@ def test_every_405_carries_an_allow_header_naming_the_methods_the_path_serves(ap
             assert methods <= allowed, (method, path, allowed)
     assert checked > len(by_path)
     assert set(api.delete("/cases").headers["allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+    # /cases/{case_id} also matches /cases/oral for GET, but that resource is POST only
+    oral = api.get("/cases/oral", headers=who.official)
+    assert oral.status_code == 405 and oral.headers["allow"] == "POST"
+    assert api.get("/cases/not-a-uuid", headers=who.official).status_code == 422
 
 
 def _credentials(node, who):

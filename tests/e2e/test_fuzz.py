@@ -14,7 +14,8 @@ from pathlib import Path
 from tests.servers import cli_env, cmaa, node_process
 
 OPENAPI = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
-CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
+          "unsupported_method,allow_header_conformance")  # RFC 9110 §15.5.6: every 405 names what is allowed
 
 
 def test_generated_requests_never_get_a_5xx_and_every_response_matches_the_spec(tmp_path):

@@ -21,7 +21,7 @@ def test_sqlite_url_selects_the_native_recorder(tmp_path):
 
 def test_postgres_url_selects_the_native_recorder_and_schema():
     env = env_for_url("postgresql://alice:s3cret@db.internal:6543/cmaa?schema=node_no")
-    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert env["PERSISTENCE_MODULE"] == "adapters.store_faults:PostgresFactory"  # bounded waits
     assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_DBNAME"]) == ("db.internal", "6543", "cmaa")
     assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env["POSTGRES_SCHEMA"]) == ("alice", "s3cret", "node_no")
 

@@ -4,19 +4,24 @@ checkpoint the auditor holds (the CLI's own verifier), bundles for offline ``cma
 from __future__ import annotations
 
 import json
+import logging
+import queue
+import threading
 from datetime import UTC, datetime
 from uuid import UUID
 
 from fastapi import Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from adapters.bundle import export_bundle, verify_bundle
 from adapters.keystore import public_jwk
 from domain.errors import InvalidInput, NotFound
 from service.console.charts import log_growth
-from service.console.web import Ctx, render, router, holding
+from service.console.web import PREFIX, Ctx, holding, render, router, templates
 from service.http.views import case_public, event_public
 
+log = logging.getLogger("cmaa.console")
 routes = router()
 PAGE, FORM = holding("auditor")
 MAX_CHECKPOINT_BYTES = 64 * 1024
@@ -98,11 +103,52 @@ async def verify_upload(request: Request, ctx: Ctx = Depends(FORM)):
                       errors={"checkpoint": "Paste the signed checkpoint you hold, or choose its file"})
     if len(note) > MAX_CHECKPOINT_BYTES:
         raise InvalidInput("a checkpoint note is at most 64 KiB", field="checkpoint")
-    from starlette.concurrency import run_in_threadpool
+    return StreamingResponse(_verification(ctx, request, note.replace("\r\n", "\n")), media_type="text/html")
 
-    bundle = await run_in_threadpool(_bundle, ctx)
-    verdict = await run_in_threadpool(verify_bundle, bundle, (note.replace("\r\n", "\n"),))
-    return render(ctx, request, "verdict.html", verdict=verdict, bundle_checkpoint=bundle["checkpoint"]["note"])
+
+async def _verification(ctx: Ctx, request: Request, note: str):
+    """The page as the check goes: its head at once, a line per tenth of the events re-hashed, then the
+    verdict (a progress indicator with no script). The work runs on a thread; this only relays it."""
+    page = templates.get_template("verify.html").render(request=request, who=ctx.who, csrf=ctx.session.csrf,
+                                                        flash=[], prefix=PREFIX)
+    head, rest = page.split("<!--PROGRESS-->", 1)
+    middle, tail = rest.split("<!--VERDICT-->", 1)
+    yield head
+    updates: queue.Queue = queue.Queue()
+    threading.Thread(target=_verify_in_background, args=(ctx, note, updates), daemon=True).start()
+    done = 0
+    while True:
+        kind, *value = await run_in_threadpool(updates.get)
+        if kind == "total":
+            total, step = value[0], max(1, value[0] // 10)
+            yield f"<li>The node exported {total} event(s); re-hashing them…</li>"
+        elif kind == "done":
+            done += 1
+            if done % step == 0 or done == total:
+                yield f"<li>{done} of {total} event(s) re-hashed</li>"
+        else:
+            break
+    yield middle
+    if kind == "verdict":
+        verdict, checkpoint = value
+        yield templates.get_template("verdict.html").render(verdict=verdict, bundle_checkpoint=checkpoint,
+                                                            prefix=PREFIX)
+    else:
+        yield ('<div class="verdict-bad" role="alert"><h2 id="verdict">Could not verify</h2><p>The node could not '
+               "export or check its log; nothing was changed. The operator finds the cause in the node's log.</p>"
+               "</div>")
+    yield tail
+
+
+def _verify_in_background(ctx: Ctx, note: str, updates: queue.Queue) -> None:
+    try:
+        bundle = _bundle(ctx)
+        updates.put(("total", len(bundle["events"])))
+        verdict = verify_bundle(bundle, (note,), progress=lambda n: updates.put(("done", n)))
+        updates.put(("verdict", verdict, bundle["checkpoint"]["note"]))
+    except Exception:  # the page says it could not verify; the log keeps the cause
+        log.exception("console: the log could not be exported or verified")
+        updates.put(("error",))
 
 
 @routes.post("/audit/bundle")

@@ -147,9 +147,25 @@ def test_the_auditor_downloads_a_case_bundle_and_verifies_against_an_uploaded_ch
     assert api.post("/console/audit/bundle", data={"csrf": csrf, "since": "yesterday"}).status_code == 422
     page = api.post("/console/audit/verify", data={"csrf": csrf},
                     files={"checkpoint_file": ("checkpoint.txt", held.encode(), "text/plain")})
-    assert "<h1>VERIFIED</h1>" in page.text
+    assert '<h2 id="verdict">VERIFIED</h2>' in page.text
+    assert re.search(r"<li>(\d+) of \1 event\(s\) re-hashed</li>", page.text)  # the progress, streamed
     forged = held.replace("\n\n", "\nforged\n\n", 1)
     page = api.post("/console/audit/verify", data={"csrf": csrf, "checkpoint": forged})
     assert "NOT VERIFIED" in page.text and "manipulation" in page.text
     empty = api.post("/console/audit/verify", data={"csrf": csrf, "checkpoint": ""})
     assert empty.status_code == 422 and 'href="#checkpoint"' in empty.text
+
+
+def test_a_verification_that_cannot_run_says_so_without_a_trace(node, monkeypatch):
+    from service.console import auditors
+
+    api = client(node)
+    csrf = sign_in(api, node.officials.auditor)
+
+    def broken(ctx, *args):
+        raise RuntimeError("disk on fire at /srv/secret")
+
+    monkeypatch.setattr(auditors, "_bundle", broken)
+    page = api.post("/console/audit/verify", data={"csrf": csrf, "checkpoint": "cmaa-exchange/NO\n1\nAAAA\n"})
+    assert "Could not verify" in page.text and "disk on fire" not in page.text and "Traceback" not in page.text
+    assert page.text.rstrip().endswith("</html>")

@@ -29,7 +29,7 @@ from eventsourcing.sqlite import SQLiteFactory as LibrarySQLiteFactory
 from sqlalchemy.engine import make_url
 
 from adapters.idempotency_keys import marker as idempotency_marker
-from adapters.store_faults import StoreGate, check_deadline, store_unavailable
+from adapters.store_faults import StoreGate, check_deadline, note_write, store_unavailable
 from domain.errors import ConcurrentUpdate, NotFound
 
 A = TypeVar("A", bound=Aggregate)
@@ -263,6 +263,7 @@ class EventStore(Application):
             raise ConcurrentUpdate(
                 "the record changed while this command ran; read it again and retry"
             ) from None
+        note_write()
         return recordings[-1].notification.id if recordings else 0
 
     def notifications(self, start: int, limit: int, topics: tuple[str, ...] = ()):

@@ -175,6 +175,7 @@ class Ticket:
     def __init__(self, deadline: float):
         self.deadline = deadline
         self.state = "waiting"
+        self.wrote = False  # a store write of the request committed (its answer may still fail)
         self.lock = threading.Lock()
 
     def start(self) -> bool:
@@ -216,6 +217,14 @@ def begin_work() -> None:
     if ticket is not None and not ticket.start():
         raise StoreWaitExceeded("the request waited past its bound for a worker thread "
                                 "(CMAA_STORE_WAIT_SECONDS); nothing was done, retry")
+
+
+def note_write() -> None:
+    """A store write of the current request committed: a failure after it must not say
+    "nothing was changed"."""
+    ticket = _ticket.get()
+    if ticket is not None:
+        ticket.wrote = True
 
 
 def check_deadline() -> None:

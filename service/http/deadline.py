@@ -34,6 +34,7 @@ class StoreDeadline:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         ticket = Ticket(time.monotonic() + self.seconds)
+        scope["cmaa.ticket"] = ticket  # for the error handlers, which run outside this middleware
         token = set_ticket(ticket)
         answering = []  # who answers: the app, or the watch; the other's messages are dropped
 

@@ -142,6 +142,11 @@ def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
                     str(exc)[:300])
         code, title = "store-unavailable", "Store unavailable"
         detail = "the node's store cannot be reached or cannot write now; nothing was changed, retry"
+        ticket = request.scope.get("cmaa.ticket")
+        if ticket is not None and ticket.wrote:  # the truth, not "nothing was changed"
+            code, title = "store-unavailable-after-write", "Stored; the answer could not be completed"
+            detail = ("the change was stored, but the node's store failed before the answer was complete; "
+                      "read the resource before repeating it (a retry with the same Idempotency-Key is safe)")
     response = problem(503, code, title, detail, request, retry_after=STORE_RETRY_AFTER)
     response.headers["Retry-After"] = str(STORE_RETRY_AFTER)
     return response

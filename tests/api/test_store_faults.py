@@ -81,3 +81,19 @@ def test_requests_fail_fast_for_a_moment_after_a_store_failure_then_try_again():
 ])
 def test_store_failures_are_told_from_programming_errors(error, down):
     assert store_unavailable(error) is down
+
+
+def test_a_store_failure_after_the_write_committed_does_not_say_nothing_was_changed(api, node, who, monkeypatch):
+    import psycopg
+
+    from service.http.routes import cases
+
+    def store_gone(*args, **kwargs):
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(cases, "_view", store_gone)  # the answer is built after the case was stored
+    response = api.post("/cases", json=jp_no_request(), headers=who.official)
+    assert response.status_code == 503 and "retry-after" in response.headers
+    assert response.json()["type"] == "urn:cmaa:problem:store-unavailable-after-write"
+    node.store.gate.succeeded()
+    assert api.get("/cases", headers=who.official).json()["count"] == 1

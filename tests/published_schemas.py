@@ -3,7 +3,7 @@ of the pydantic models they were generated from: a plain draft 2020-12 validator
 
 ``record_signed_documents`` (an autouse fixture in ``tests/conftest.py``) records every JSON
 payload the nodes' own code signs during a test — envelopes, receipts, rejections,
-directories — every envelope it encrypts, and every audit bundle exported, and checks them when the test ends.
+directories — every envelope it encrypts, every answer an inbox gives a courier (receipt or problem), and every audit bundle exported, and checks them when the test ends.
 """
 
 from __future__ import annotations
@@ -83,6 +83,29 @@ def install(monkeypatch, module=None) -> Recorder:
         recorder.add("audit-bundle.schema.json", document)
         return document
 
+    from service.exchange.courier import Courier
+
+    delivered, refused = Courier._delivered, Courier._refused
+
+    def answer(response):
+        try:
+            return response.json()
+        except ValueError:
+            return None  # not JSON: the courier treats it as no answer; nothing to check against a schema
+
+    def recording_delivered(courier, row, response, digests):
+        if answer(response) is not None:
+            recorder.add("inbox-answer.schema.json", answer(response))
+        return delivered(courier, row, response, digests)
+
+    def recording_refused(courier, row, response):
+        # Every 4xx of the inbox but 429 is a problem with a signed rejection (docs/envelope-format.md §3.3).
+        if 400 <= response.status_code < 500 and response.status_code != 429 and answer(response) is not None:
+            recorder.add("inbox-problem.schema.json", answer(response))
+        return refused(courier, row, response)
+
+    monkeypatch.setattr(Courier, "_delivered", recording_delivered)
+    monkeypatch.setattr(Courier, "_refused", recording_refused)
     monkeypatch.setattr(jose, "sign", recording_sign)
     monkeypatch.setattr(jose, "encrypt", recording_encrypt)
     monkeypatch.setattr(bundle, "export_bundle", recording_export)

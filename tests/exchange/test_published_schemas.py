@@ -81,7 +81,7 @@ def test_what_the_nodes_sign_and_serve_is_recorded_and_follows_the_schemas(nodes
         assert violations(name, response.json()) == [], name
     recorded = {name for name, _ in recorder.documents}
     assert {"directory.schema.json", "envelope-request.schema.json", "envelope-jwe.schema.json", "receipt.schema.json",
-            "rejection.schema.json"} <= recorded
+            "rejection.schema.json", "inbox-answer.schema.json"} <= recorded
     assert recorder.problems() == []
 
 

@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from domain.errors import InvalidInput
 from service.console.charts import outbox_bars
@@ -18,7 +19,13 @@ PAGE, FORM = holding("operator")
 ROLES = ("official", "auditor", "dpo", "operator")
 
 
-def _overview(ctx: Ctx, request: Request) -> dict:
+async def _overview(ctx: Ctx, request: Request) -> dict:
+    """The readiness checks as ``/readyz`` runs them (bounded, on their own threads), then the rest."""
+    checks = await readiness(request)
+    return {"checks": checks, **await run_in_threadpool(_figures, ctx)}
+
+
+def _figures(ctx: Ctx) -> dict:
     directory = ctx.node.directory.directory()
     now = ctx.node.clock.now()
     partners = []
@@ -33,13 +40,13 @@ def _overview(ctx: Ctx, request: Request) -> dict:
     for entry in outbox.values():
         entry["oldest_seconds"] = (int((now_ms - entry["oldest_pending"]) / 1000)
                                    if entry["oldest_pending"] else None)
-    return {"checks": readiness(request), "partners": partners, "outbox": outbox, "outbox_chart": outbox_bars(outbox),
+    return {"partners": partners, "outbox": outbox, "outbox_chart": outbox_bars(outbox),
             "officials": sorted(directory.officials.items()), "roles": ROLES}
 
 
 @routes.get("/operations")
-def operations(request: Request, ctx: Ctx = Depends(PAGE)):
-    return render(ctx, request, "operations.html", **_overview(ctx, request), issued=None)
+async def operations(request: Request, ctx: Ctx = Depends(PAGE)):
+    return render(ctx, request, "operations.html", **await _overview(ctx, request), issued=None)
 
 
 @routes.post("/operations/alarms/{administration}/clear")
@@ -71,12 +78,13 @@ def revoke(official_id: str, ctx: Ctx = Depends(FORM)):
 
 
 @routes.post("/operations/officials/{official_id}/credential")
-def issue_credential(official_id: str, request: Request, ctx: Ctx = Depends(FORM)):
+async def issue_credential(official_id: str, request: Request, ctx: Ctx = Depends(FORM)):
     """The credential is shown once, on this page (never stored, never logged, not cached)."""
     days = ctx.field("days")
     valid_for = timedelta(days=int(days)) if days.isdigit() and 0 < int(days) <= 3650 else None
-    token = ctx.node.directory.issue_credential(by=ctx.who.official_id, official_id=official_id, valid_for=valid_for)
-    return render(ctx, request, "operations.html", **_overview(ctx, request), issued=(official_id, token))
+    token = await run_in_threadpool(ctx.node.directory.issue_credential, by=ctx.who.official_id,
+                                    official_id=official_id, valid_for=valid_for)
+    return render(ctx, request, "operations.html", **await _overview(ctx, request), issued=(official_id, token))
 
 
 @routes.post("/operations/credentials/revoke")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hmac
+import json
 import re
-import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,17 +20,16 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from adapters.store import store_busy
 from domain.errors import DomainError
 from service.console.session import COOKIE, SIGN_IN_COOKIE, Session, Sessions
 from service.exchange.directory import Unauthenticated
 from service.http.deps import current_principal
+from service.http import problems
 from service.http.problems import _status_of
 from service.http.ratelimit import RateLimited
 from service.http.roles import RoleCheck
 from service.principal import Principal
 
-log = logging.getLogger("cmaa.console")
 HERE = Path(__file__).parent
 PREFIX = "/console"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -207,14 +206,12 @@ class ConsoleRoute(APIRoute):
             except StarletteHTTPException as error:
                 response = _problem_page(request, error.status_code, "Not found" if error.status_code == 404
                                          else "Request refused", str(error.detail))
-            except Exception as error:  # never a stack trace on a page; the log keeps it for the operator
-                if store_busy(error):
-                    response = _problem_page(request, 503, "Store busy", "the node's store stayed locked; "
-                                             "nothing was changed, try again")
-                else:
-                    log.exception("console error on %s %s", request.method, request.url.path)
-                    response = _problem_page(request, 500, "Internal error", "the node could not complete "
-                                             "this; nothing was changed")
+            except Exception as error:  # never a stack trace on a page; the API's own decision on what it is
+                answer = await problems.on_unexpected(request, error)  # (store busy or down: 503; else 500, logged)
+                body = json.loads(answer.body)
+                response = _problem_page(request, body["status"], body["title"], body["detail"])
+                if "retry-after" in answer.headers:
+                    response.headers["Retry-After"] = answer.headers["retry-after"]
             for name, value in HEADERS.items():
                 response.headers[name] = value
             return response

@@ -39,6 +39,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from sqlalchemy.engine import make_url
 
+from adapters.permissions import private_dir, private_sqlite
+
 MAGIC = b"CMAA-KEYS-1\n"
 MANIFEST = "manifest.json"
 
@@ -101,9 +103,9 @@ def load_store(url: str, src: Path) -> None:
     if kind == "sqlite":
         if not (src / "store.sqlite").exists():
             raise BackupError(f"{src} holds no SQLite store backup (store.sqlite); was it a PostgreSQL node?")
-        where.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("-wal", "-shm"):
             Path(f"{where}{suffix}").unlink(missing_ok=True)
+        private_sqlite(where)
         source = sqlite3.connect(f"file:{src / 'store.sqlite'}?mode=ro", uri=True)
         target = sqlite3.connect(where)
         try:
@@ -162,9 +164,10 @@ def check_keys_fit(files: dict[str, bytes], keys_dir: Path) -> None:
 
 
 def write_keys(files: dict[str, bytes], keys_dir: Path) -> list[str]:
-    keys_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(keys_dir)
     for name, data in files.items():
         fd = os.open(keys_dir / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # a file that was there keeps its mode through O_TRUNC: tighten it
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
     return sorted(files)
@@ -179,14 +182,21 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_backup_target(dest: Path, passphrase: str, keys_output: Path | None = None) -> None:
+    """Refuse a backup that cannot be written, before anything is sealed, dumped or created."""
+    if not passphrase or len(passphrase) < 12:
+        raise BackupError("a backup passphrase of at least 12 characters is required (CMAA_BACKUP_PASSPHRASE)")
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise BackupError(f"{dest.resolve()} is not an empty directory; back up into a new directory")
+    if keys_output is not None and keys_output.exists():
+        raise BackupError(f"{keys_output.resolve()} exists; write the key archive to a new file")
+
+
 def write_backup(*, url: str, keys_dir: Path, dest: Path, passphrase: str, keys_output: Path | None,
                  log_state: dict[str, Any]) -> dict[str, Any]:
     """``log_state`` is the Merkle log as sealed before the dump (size, root, checkpoint)."""
-    if not passphrase or len(passphrase) < 12:
-        raise BackupError("a backup passphrase of at least 12 characters is required (CMAA_BACKUP_PASSPHRASE)")
+    check_backup_target(dest, passphrase, keys_output)
     dest.mkdir(parents=True, exist_ok=True)
-    if any(dest.iterdir()):
-        raise BackupError(f"{dest} is not empty; back up into a new directory")
     store_file = dump_store(url, dest)
     keys_path = keys_output or dest / "keys.enc"
     keys_path.parent.mkdir(parents=True, exist_ok=True)

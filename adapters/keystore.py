@@ -28,10 +28,16 @@ _KID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _GENERATORS = {"sig": Ed25519PrivateKey.generate, "enc": X25519PrivateKey.generate}
 
 
+class KeyPassphraseError(ValueError):
+    """The node passphrase does not open a key file (or the file was altered)."""
+
+
 class KeyStore:
     def __init__(self, directory: Path, passphrase: str | None):
+        from adapters.permissions import private_dir
+
         self.directory = directory
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.directory)
         self._passphrase = (passphrase or self._development_passphrase()).encode()
         self._cache: dict[str, OKPKey] = {}
         self._secrets: dict[str, bytes] = {}
@@ -60,7 +66,11 @@ class KeyStore:
 
     def private(self, kid: str) -> OKPKey:
         if kid not in self._cache:
-            raw = serialization.load_pem_private_key(self._path(kid).read_bytes(), password=self._passphrase)
+            try:
+                raw = serialization.load_pem_private_key(self._path(kid).read_bytes(), password=self._passphrase)
+            except (ValueError, TypeError):
+                raise KeyPassphraseError(f"CMAA_KEY_PASSPHRASE does not open {self._path(kid)}: set the passphrase "
+                                         "the node keys were made with (or the file was altered)") from None
             self._cache[kid] = OKPKey.import_key(raw, parameters={"kid": kid})
         return self._cache[kid]
 
@@ -91,7 +101,8 @@ class KeyStore:
         try:
             secret = AESGCM(self._kek(salt)).decrypt(nonce, blob[len(SYMMETRIC_MAGIC) + 28:], kid.encode())
         except InvalidTag:
-            raise ValueError(f"{path}: the key passphrase does not open it (or the file was altered)") from None
+            raise KeyPassphraseError(f"CMAA_KEY_PASSPHRASE does not open {path}: set the passphrase the node keys "
+                                     "were made with (or the file was altered)") from None
         self._secrets[kid] = secret
         return secret
 

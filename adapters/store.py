@@ -57,8 +57,10 @@ def env_for_url(url: str) -> dict[str, str]:
         if not database:
             raise StoreConfigError("CMAA_DATABASE_URL: sqlite URLs name a file, e.g. sqlite:///var/cmaa/cmaa.db")
         if database != ":memory:":
+            from adapters.permissions import private_sqlite
+
             try:
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                private_sqlite(Path(database))  # mode 0600: the store is the node's alone
             except OSError as error:
                 raise StoreConfigError(f"CMAA_DATABASE_URL: cannot create the directory of {database}: "
                                        f"{error.strerror}") from None

@@ -8,6 +8,7 @@ records every designation, revocation and partner registration as an event.
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import date, datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -17,6 +18,8 @@ from domain.agreements import AgreementPeriod, AgreementProfile
 from domain.errors import InvalidInput, NotFound, NotPermitted
 
 ROLES = ("official", "auditor", "dpo", "operator")
+# An official id names key files and key ids: lower-case letters, digits, '.', '_', '-' (the API's pattern too).
+OFFICIAL_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
 
 def directory_id(administration: str) -> UUID:
@@ -47,6 +50,9 @@ class Directory(Aggregate):
 
     # -- own officials ---------------------------------------------------------
     def designate_official(self, *, official_id: str, name: str, email: str, roles: list[str], by: str, at: datetime):
+        if not re.fullmatch(OFFICIAL_ID_PATTERN, official_id):
+            raise InvalidInput(f"official id {official_id!r}: 1-64 lower-case letters, digits, '.', '_' or '-', "
+                               "starting with a letter or digit", field="official_id")
         bad = [r for r in roles if r not in ROLES]
         if not roles or bad:
             raise InvalidInput(f"roles must be a non-empty subset of {', '.join(ROLES)}", field="roles")

@@ -116,6 +116,24 @@ class AuditService:
         return {"old_size": old_size, "new_size": new_size, "old_root": old_root.hex(), "new_root": new_root.hex(),
                 "proof": [p.hex() for p in proof]}
 
+    def bundle(self, who: Principal, witness_keys: dict[str, dict], case_id: UUID | None = None,
+               since=None, until=None, purpose: str = "audit bundle") -> dict:
+        """An audit bundle (events as stored, leaves, proofs, signed checkpoint, node key), sealed up
+        to now; the read is recorded first (who, when, why) like any auditor's read."""
+        from adapters.bundle import export_bundle
+        from adapters.keystore import public_jwk
+
+        who.require("auditor")
+        scope = str(case_id) if case_id else ""
+        self.log.store.commit(RecordRead(reader=who.as_actor, role="auditor", case_id=scope,
+                                         what="audit bundle" + (f" {since or ''}..{until or ''}" if since or until
+                                                                else ""),
+                                         purpose=purpose, at=self.clock.now()))
+        self.seal_and_checkpoint()
+        self.checkpoint()
+        return export_bundle(self.log.store, self.log, public_jwk(self.keystore.node_signing_key()), case_id,
+                             witness_keys, since, until)
+
     def _raw_key(self):
         """The node key as a ``cryptography`` key: signed notes are not JOSE."""
         return self.keystore.node_signing_key().private_key

@@ -57,6 +57,13 @@ class Node:
             directory = self.directory.directory()
         return directory
 
+    def audit_bundle(self, who: Any, case_id: Any = None, since: Any = None, until: Any = None,
+                     purpose: str = "audit bundle") -> dict:
+        """An audit bundle for an auditor, with the partners' node keys that cosigned checkpoints."""
+        partners = self.directory.directory().partners
+        witness_keys = {code: p["directory"]["node_key"] for code, p in partners.items() if p.get("directory")}
+        return self.audit.bundle(who, witness_keys, case_id, since, until, purpose)
+
     def close(self) -> None:
         self.courier.http.close()
         self.store.close()

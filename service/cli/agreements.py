@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
 
-from service.cli.common import BY, open_node, out, refusing
+from service.cli.common import BY, iso_date, open_node, out, refusing
 
 agreements = typer.Typer(help="Agreement profiles and their periods in force.", no_args_is_help=True)
 
@@ -35,12 +34,9 @@ def agreements_period(
     termination_notified_on: Annotated[Optional[str], typer.Option(help="YYYY-MM-DD of the notice")] = None,
 ) -> None:
     """Record the entry into force or a termination notice of an agreement."""
+    starts = iso_date(in_force_from, "--in-force-from")
+    notified = iso_date(termination_notified_on, "--termination-notified-on")
     node = open_node()
-
-    def parse(value: str | None) -> date | None:
-        return date.fromisoformat(value) if value else None
-
     directory = refusing(lambda: node.directory.record_agreement_period(
-        by=BY, agreement=agreement_id, in_force_from=parse(in_force_from),
-        termination_notified_on=parse(termination_notified_on)))
+        by=BY, agreement=agreement_id, in_force_from=starts, termination_notified_on=notified))
     out.print(json.dumps(directory.periods[agreement_id]))

@@ -7,13 +7,16 @@ this one assembles them into one typer app.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+from rich.markup import escape
 
 from service.cli import backup, node
 from service.cli.agreements import agreements
 from service.cli.audit import audit
+from service.cli import common, errors
 from service.cli.common import err
-from service.settings import Settings
 from service.cli.courier import courier
 from service.cli.credentials import credentials
 from service.cli.dpo import dpo
@@ -36,40 +39,56 @@ for group, name in ((officials, "officials"), (credentials, "credentials"), (par
     app.add_typer(group, name=name)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"cmaa-exchange {version('cmaa-exchange')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    debug: Annotated[bool, typer.Option("--debug", help="On an error, show the full traceback")] = False,
+    show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="Print the version and exit")] = False,
+) -> None:
+    """cmaa-exchange: the customs mutual-assistance node."""
+    common.DEBUG = debug
+
+
 def main() -> None:
-    from pydantic import ValidationError
-
-    from adapters.store import StoreConfigError
-
+    """`cmaa`: every error ends as one or two lines and a non-zero exit; `--debug` shows the traceback."""
     try:
-        app()
-    except ValidationError as exc:
-        for error in exc.errors():
-            setting = "CMAA_" + "_".join(str(p) for p in error["loc"]).upper() if error["loc"] else "settings"
-            err.print(f"[red]configuration error:[/red] {setting}: {error['msg']}", highlight=False)
-        raise SystemExit(2) from None
-    except StoreConfigError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}", highlight=False)
-        raise SystemExit(2) from None
-    except Exception as exc:
-        from adapters.store_faults import store_unavailable
-
-        if not store_unavailable(exc):
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        err.print("aborted")
+        raise SystemExit(130) from None
+    except Exception as error:  # noqa: BLE001 - the boundary: no traceback reaches an operator unasked
+        if _usage_error(error):
+            raise SystemExit(_explain_usage(error)) from None
+        if common.DEBUG:
             raise
-        # One line, no traceback; a supervisor (systemd, Kubernetes) restarts the node.
-        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
-        err.print(f"[red]store unavailable:[/red] {_store_name()}: {reason}", highlight=False, soft_wrap=True)
-        raise SystemExit(3) from None
+        raise SystemExit(errors.explain(error, err)) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
-def _store_name() -> str:
-    try:
-        from sqlalchemy.engine import make_url
+def _usage_error(error: Exception) -> bool:
+    """A bad option or argument, as click (vendored by typer) reports it."""
+    return all(hasattr(error, name) for name in ("format_message", "exit_code", "show"))
 
-        return make_url(Settings().store_url).render_as_string(hide_password=True)
-    except Exception:
-        return "CMAA_DATABASE_URL"
 
+def _explain_usage(error) -> int:
+    if type(error).__name__ == "NoArgsIsHelpError":  # `cmaa`, `cmaa keys`: the help, as typer draws it
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(error)
+        return error.exit_code
+    err.print(f"[red]error:[/red] {escape(error.format_message())}", highlight=False, soft_wrap=True)
+    context = getattr(error, "ctx", None)
+    if context is not None:
+        err.print(f"(`{context.command_path} --help` describes the options)", highlight=False)
+    return error.exit_code
 
 if __name__ == "__main__":
     main()

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from service.cli.common import err, out
+from service.cli.common import err, existing_settings, out
 from service.settings import Settings
 
 
@@ -22,7 +22,7 @@ def backup(
     from service.ops.backups import backup_node
 
     try:
-        manifest = backup_node(Settings(), dest, keys_output)
+        manifest = backup_node(existing_settings(), dest, keys_output)
     except BackupError as error:
         err.print(f"[red]backup failed:[/red] {error}", highlight=False)
         raise typer.Exit(1) from None

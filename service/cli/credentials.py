@@ -32,3 +32,16 @@ def credentials_revoke(token_id: str, reason: Annotated[str, typer.Option()]) ->
     node = open_node()
     refusing(lambda: node.directory.revoke_credential(by=BY, token_id=token_id, reason=reason))
     out.print(f"revoked credential {token_id}")
+
+
+@credentials.command("list")
+def credentials_list() -> None:
+    """Every credential issued: id, official, issued, expiry, revoked (never the token itself)."""
+    from rich.table import Table
+
+    table = Table("id", "official", "issued", "expires", "revoked")
+    for c in open_node().directory.credentials():
+        table.add_row(c["token_id"], c["official_id"], c["issued_at"].isoformat(timespec="seconds"),
+                      c["expires_at"].isoformat(timespec="seconds") if c["expires_at"] else "never",
+                      c["revoked_at"].isoformat(timespec="seconds") if c["revoked_at"] else "no")
+    out.print(table)

@@ -7,13 +7,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from service.cli.common import err, open_node, out, refusing
+from service.cli.common import acting, iso_date, open_node, out, refusing
 
 dpo = typer.Typer(help="The data protection officer: access reports, erasure, restriction, retention sweep, "
                   "activity log (JP-NO Art. 9(2)).", no_args_is_help=True)
 
 
-AsDpo = Annotated[str, typer.Option("--as", help="The designated official with the dpo role who acts")]
+TokenFile = Annotated[Optional[Path], typer.Option(help="A file holding the DPO's credential (or set CMAA_TOKEN); "
+                                                   "without one, the host user acts as the local operator")]
 Name = Annotated[str, typer.Option(help="The data subject's name (with --born for a natural person)")]
 Born = Annotated[Optional[str], typer.Option(help="Date of birth, YYYY-MM-DD")]
 Ident = Annotated[list[str], typer.Option("--id", help="An identifier as scheme:value (passport:NO1234567, "
@@ -23,33 +24,29 @@ SubjectFile = Annotated[Optional[Path], typer.Option(help="A JSON file {name, da
 Purpose = Annotated[str, typer.Option(help="Why (recorded in the activity log)")]
 
 
-def _dpo_principal(node, official_id: str):
-    from service.principal import Principal
-
-    record = node.directory.directory().officials.get(official_id)
-    if not record or not record["active"] or "dpo" not in record["roles"]:
-        err.print(f"[red]refused:[/red] {official_id} is not an active official with the dpo role "
-                  f"(cmaa officials add {official_id} --name ... --role dpo)", highlight=False)
-        raise typer.Exit(1)
-    return Principal(official_id, node.settings.administration, tuple(record["roles"]))
-
-
 def _subject(name: str, born: str | None, ids: list[str], subject_file: Path | None) -> dict:
+    """The data subject named on the command line, checked before the node is opened."""
     import json
 
     if subject_file is not None:
-        return json.loads(subject_file.read_text())
+        try:
+            subject = json.loads(subject_file.read_text())
+        except ValueError as error:
+            raise typer.BadParameter(f"{subject_file} is not JSON: {error}", param_hint="--subject-file") from None
+        if not isinstance(subject, dict):
+            raise typer.BadParameter(f"{subject_file} holds no JSON object", param_hint="--subject-file")
+        return subject
     identifiers = []
     for ident in ids:
         scheme, sep, value = ident.partition(":")
         if not sep or not scheme or not value:
-            err.print(f"[red]refused:[/red] --id {ident!r}: write scheme:value", highlight=False)
-            raise typer.Exit(2)
+            raise typer.BadParameter(f"{ident!r}: write scheme:value", param_hint="--id")
         identifiers.append({"scheme": scheme, "value": value})
     if not (name or identifiers):
-        err.print("[red]refused:[/red] name the subject: --name (and --born) or --id or --subject-file")
-        raise typer.Exit(2)
-    return {"name": name, "date_of_birth": born, "identifiers": identifiers}
+        raise typer.BadParameter("name the subject: --name (and --born) or --id or --subject-file",
+                                 param_hint="--name")
+    born_on = iso_date(born, "--born")
+    return {"name": name, "date_of_birth": born_on.isoformat() if born_on else None, "identifiers": identifiers}
 
 
 def _print_json(data) -> None:
@@ -59,39 +56,44 @@ def _print_json(data) -> None:
 
 
 @dpo.command("report")
-def dpo_report(as_: AsDpo, name: Name = "", born: Born = None, id: Ident = [],  # noqa: A002,B006
-               subject_file: SubjectFile = None, purpose: Purpose = "subject access request") -> None:
+def dpo_report(name: Name = "", born: Born = None, id: Ident = [],  # noqa: A002,B006
+               subject_file: SubjectFile = None, purpose: Purpose = "subject access request",
+               token_file: TokenFile = None) -> None:
     """Everything this node holds on a data subject, as JSON (the right of access)."""
+    subject = _subject(name, born, id, subject_file)
     node = open_node()
-    who = _dpo_principal(node, as_)
-    _print_json(refusing(lambda: node.dpo.access_report(who, _subject(name, born, id, subject_file), purpose)))
+    who = refusing(lambda: acting(node, "dpo", token_file))
+    _print_json(refusing(lambda: node.dpo.access_report(who, subject, purpose)))
 
 
 @dpo.command("erase")
-def dpo_erase(as_: AsDpo, rule: Annotated[str, typer.Option(help="The rule the erasure rests on")],
+def dpo_erase(rule: Annotated[str, typer.Option(help="The rule the erasure rests on")],
               name: Name = "", born: Born = None, id: Ident = [],  # noqa: A002,B006
-              subject_file: SubjectFile = None, purpose: Purpose = "erasure") -> None:
+              subject_file: SubjectFile = None, purpose: Purpose = "erasure",
+              token_file: TokenFile = None) -> None:
     """Erase a data subject's personal data on this node (keys destroyed; the audit chain stays)."""
+    subject = _subject(name, born, id, subject_file)
     node = open_node()
-    who = _dpo_principal(node, as_)
-    _print_json(refusing(lambda: node.dpo.erase(who, _subject(name, born, id, subject_file), rule, purpose)))
+    who = refusing(lambda: acting(node, "dpo", token_file))
+    _print_json(refusing(lambda: node.dpo.erase(who, subject, rule, purpose)))
 
 
 @dpo.command("restrict")
-def dpo_restrict(as_: AsDpo, reason: Annotated[str, typer.Option()], name: Name = "", born: Born = None,
+def dpo_restrict(reason: Annotated[str, typer.Option()], name: Name = "", born: Born = None,
                  id: Ident = [], subject_file: SubjectFile = None,  # noqa: A002,B006
-                 purpose: Purpose = "restriction") -> None:
+                 purpose: Purpose = "restriction", token_file: TokenFile = None) -> None:
     """Restrict processing of a subject's data until lifted."""
+    subject = _subject(name, born, id, subject_file)
     node = open_node()
-    who = _dpo_principal(node, as_)
-    _print_json(refusing(lambda: node.dpo.restrict(who, _subject(name, born, id, subject_file), reason, purpose)))
+    who = refusing(lambda: acting(node, "dpo", token_file))
+    _print_json(refusing(lambda: node.dpo.restrict(who, subject, reason, purpose)))
 
 
 @dpo.command("lift")
-def dpo_lift(subject_id: str, as_: AsDpo, purpose: Purpose = "restriction lifted") -> None:
+def dpo_lift(subject_id: str, purpose: Purpose = "restriction lifted", token_file: TokenFile = None) -> None:
     """Lift a restriction (by the subject id an access report gives)."""
     node = open_node()
-    who = _dpo_principal(node, as_)
+    who = refusing(lambda: acting(node, "dpo", token_file))
     refusing(lambda: node.dpo.lift(who, subject_id, purpose))
     out.print(f"restriction on {subject_id} lifted")
 
@@ -107,10 +109,11 @@ def dpo_sweep() -> None:
 
 
 @dpo.command("activity")
-def dpo_activity(as_: AsDpo, subject_id: Annotated[Optional[str], typer.Option()] = None,
+def dpo_activity(subject_id: Annotated[Optional[str], typer.Option()] = None,
                  official: Annotated[Optional[str], typer.Option()] = None,
-                 limit: Annotated[int, typer.Option(min=1, max=100_000)] = 1000) -> None:
+                 limit: Annotated[int, typer.Option(min=1, max=100_000)] = 1000,
+                 token_file: TokenFile = None) -> None:
     """Who read or changed personal data, when and why."""
     node = open_node()
-    who = _dpo_principal(node, as_)
+    who = refusing(lambda: acting(node, "dpo", token_file))
     _print_json(refusing(lambda: node.dpo.activity(who, subject_id=subject_id, official=official, limit=limit)))

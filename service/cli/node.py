@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from service.cli.common import announce_first_operator, err, open_node, out
+from service.cli.common import create_or_open, err, out, store_location
 from service.settings import Settings
 
 
@@ -21,19 +21,15 @@ def serve(
 
     from service.http.app import create_app
     from service.http.server import protocol_for
-    from service.node import build_node, initialise
     from service.ops.observability import configure_logging, uvicorn_log_config
 
     settings = Settings()
     configure_logging(settings.log_level)
     if host or port:
         settings = settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v})
-    node = build_node(settings)
-    token = initialise(node)
-    if token:
-        announce_first_operator(token, settings)
+    node, _ = create_or_open(settings, service=True)
     err.print(f"cmaa node {settings.administration} on {settings.endpoint} "
-              f"(store: {settings.store_url.split('@')[-1]}; node key {node.exchange.node_fingerprint()})")
+              f"(store: {store_location(settings)}; node key {node.exchange.node_fingerprint()})", highlight=False)
     tls = {}
     if settings.tls_cert:
         tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
@@ -49,17 +45,32 @@ def serve(
 
 
 def init() -> None:
-    """Create the store, node keys and the first operator credential, then exit."""
-    node = open_node()
-    out.print(f"node {node.settings.administration} ready at {node.settings.store_url.split('@')[-1]}")
+    """Create the store, node keys and the first operator credential, then exit (a node already there is kept)."""
+    settings = Settings()
+    node, created = create_or_open(settings)
+    out.print(f"node {settings.administration} {'created' if created else 'already'} at {settings.data_dir.resolve()} "
+              f"(store: {store_location(settings)})", highlight=False)
+    node.close()
 
 
-def export_openapi(output: Annotated[Path, typer.Option(help="Where to write")] = Path("openapi/openapi.json")) -> None:
-    """Write the API's OpenAPI document."""
+def export_openapi(
+    output: Annotated[Path, typer.Option(help="Where to write")] = Path("openapi/openapi.json"),
+    guide: Annotated[Optional[Path], typer.Option(help="Also write the API reference by user (Markdown) "
+                                                  "here, e.g. docs/api-reference.md")] = None,
+) -> None:
+    """Write the API's OpenAPI document (and, with --guide, the API reference grouped by user)."""
     from service.http.openapi import openapi_document
 
+    for path in (output, guide):
+        if path is not None and not path.parent.resolve().is_dir():
+            raise typer.BadParameter(f"no directory {path.parent.resolve()} to write into")
     output.write_text(openapi_document())
     out.print(f"wrote {output}")
+    if guide is not None:
+        from service.http.api_guide import api_guide
+
+        guide.write_text(api_guide())
+        out.print(f"wrote {guide}")
 
 
 def demo(base_port: Annotated[int, typer.Option(help="First of two loopback ports; 0 picks free ones")] = 8710) -> None:

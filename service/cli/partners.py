@@ -55,3 +55,17 @@ def partners_clear_alarm(administration: str, resolution: Annotated[str, typer.O
     node = open_node()
     refusing(lambda: node.exchange.witness.clear(administration, resolution, BY))
     out.print(f"cleared the history alarm for {administration}")
+
+
+@partners.command("list")
+def partners_list() -> None:
+    """The partner administrations: agreements, endpoint, imported directory and any history alarm."""
+    from rich.table import Table
+
+    table = Table("partner", "name", "agreements", "endpoint", "directory imported", "alarm")
+    for code, partner in sorted(open_node().directory.directory().partners.items()):
+        imported = partner.get("directory")
+        table.add_row(code, partner["name"], ", ".join(partner["agreements"]), partner.get("endpoint") or "-",
+                      imported["issued_at"].isoformat(timespec="seconds") if imported else "no",
+                      "RAISED" if partner.get("alarm") else "-")
+    out.print(table)

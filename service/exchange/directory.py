@@ -170,6 +170,17 @@ class DirectoryService:
         )
         return token
 
+    def credentials(self) -> list[dict]:
+        """Every credential ever issued: id, official, issued, expiry, revoked; never the secret or its digest."""
+        issued = self.store.notifications(1, 1_000_000, topics=("domain.credentials:Credential.CredentialIssued",))
+        listed = []
+        for notification in issued:
+            credential = self.store.load(notification.originator_id)
+            listed.append({"token_id": credential.token_id, "official_id": credential.official_id,
+                           "issued_at": credential.issued_at, "expires_at": credential.expires_at,
+                           "revoked_at": credential.revoked_at})
+        return listed
+
     def revoke_credential(self, *, by: str, token_id: str, reason: str) -> None:
         credential = self.store.load(credential_id(token_id), NotFound(f"no credential {token_id}", field="token_id"))
         credential.revoke(reason=reason, by=by, at=self.clock.now())

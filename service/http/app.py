@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
@@ -94,8 +95,11 @@ def _document_problems(app: FastAPI) -> dict:
 
 def api_shell(lifespan=None) -> FastAPI:
     """The app's routes and metadata, without a node (also used to export OpenAPI)."""
-    app = FastAPI(title="cmaa-exchange node", version="0.1.0", description=DESCRIPTION,
-                  generate_unique_id_function=_operation_id, lifespan=lifespan)
+    # /docs and /redoc with their scripts and styles served by the node (no CDN): a customs network
+    # without internet access still gets its API documentation.
+    app = FastAPIOffline(title="cmaa-exchange node", version="0.1.0", description=DESCRIPTION,
+                         generate_unique_id_function=_operation_id, lifespan=lifespan,
+                         static_url="/docs-assets")
     for module in (cases, information, directory, agreements, exchange, audit, dpo, operations):
         app.include_router(module.router)
 

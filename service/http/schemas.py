@@ -8,10 +8,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.directory import OFFICIAL_ID_PATTERN
+
 Text = Annotated[str, Field(max_length=20_000)]
 Short = Annotated[str, Field(min_length=1, max_length=200)]
 AdminCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166 alpha-2 code")]
-OfficialId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+OfficialId = Annotated[str, Field(pattern=OFFICIAL_ID_PATTERN)]
 Kind = Literal[
     "information", "lawful_movement_check", "special_surveillance", "enquiry",
     "service_of_documents", "recovery_of_claim",

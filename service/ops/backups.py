@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from adapters.backup import BackupError, restore_backup, write_backup
+from adapters.backup import BackupError, check_backup_target, restore_backup, write_backup
 from adapters.store import EventStore
 from service.node import build_node
 from service.settings import Settings
@@ -13,6 +13,7 @@ from service.settings import Settings
 
 def backup_node(settings: Settings, dest: Path, keys_output: Path | None = None) -> dict[str, Any]:
     """Seal and sign a checkpoint, then snapshot the store and the keys (the node may keep running)."""
+    check_backup_target(dest, settings.backup_passphrase or "", keys_output)
     node = build_node(settings)
     try:
         node.audit.seal_and_checkpoint()

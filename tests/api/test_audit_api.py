@@ -81,3 +81,25 @@ def test_an_inclusion_proof_without_size_is_against_the_latest_signed_checkpoint
     sized = api.get(f"/audit/cases/{later}/events/1/inclusion", params={"size": node.audit.log.size()},
                     headers=who.auditor)
     assert sized.status_code == 200 and sized.json()["tree_size"] == node.audit.log.size()
+
+
+def test_an_auditor_downloads_a_bundle_that_verifies_and_the_read_is_recorded(api, who, node):
+    from adapters.bundle import verify_bundle
+
+    case_id = api.post("/cases", json=jp_no_request(), headers=who.official).json()["id"]
+    answer = api.get("/audit/bundle", params={"purpose": "annual audit 2026"}, headers=who.auditor)
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+    verdict = verify_bundle(answer.json())
+    assert verdict.ok, verdict.problems
+    one_case = api.get("/audit/bundle", params={"purpose": "complaint 17", "case_id": case_id}, headers=who.auditor)
+    assert one_case.json()["scope"] == {"case_id": case_id} and verify_bundle(one_case.json()).ok
+    reads = [node.store.load(n.originator_id) for n in node.store.notifications(1, 10_000)
+             if n.topic.endswith("RecordRead")]
+    assert [(r.what, r.purpose, r.reader["official"]) for r in reads] == [
+        ("audit bundle", "annual audit 2026", "no-audit"), ("audit bundle", "complaint 17", "no-audit")]
+
+
+def test_only_an_auditor_gets_a_bundle(api, who):
+    for headers in (who.official, who.operator, {}):
+        answer = api.get("/audit/bundle", params={"purpose": "curious"}, headers=headers)
+        assert answer.status_code in (401, 403), answer.status_code

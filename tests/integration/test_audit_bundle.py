@@ -142,6 +142,7 @@ def test_a_bundle_signed_by_another_key_does_not_verify(node):
 
 def test_cli_exports_and_verifies_offline(tmp_path):
     env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}")
+    assert cmaa(env, "init").returncode == 0
     assert cmaa(env, "officials", "add", "no-hansen", "--name", "Kari", "--role", "official").returncode == 0
     bundle = tmp_path / "bundle.json"
     exported = cmaa(env, "audit", "export", "--output", str(bundle))

@@ -19,6 +19,7 @@ def test_first_run_prints_the_operator_credential_once_and_generates_node_keys(t
 
 def test_operator_designates_issues_and_revokes_from_the_cli(tmp_path):
     env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}")
+    assert cmaa(env, "init").returncode == 0
     assert cmaa(env, "officials", "add", "no-hansen", "--name", "Kari Hansen", "--role", "official",
                 "--role", "auditor").returncode == 0
     token = cmaa(env, "credentials", "issue", "no-hansen").stdout.strip()
@@ -31,6 +32,7 @@ def test_operator_designates_issues_and_revokes_from_the_cli(tmp_path):
 
 def test_cli_refusals_name_the_rule_and_exit_non_zero(tmp_path):
     env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}")
+    assert cmaa(env, "init").returncode == 0
     refused = cmaa(env, "partners", "add", "SE", "--name", "Sweden", "--agreement", "jp-no-2016")
     assert refused.returncode == 1
     assert "JP-NO Art. 2(1)" in refused.stderr
@@ -41,6 +43,7 @@ def test_cli_refusals_name_the_rule_and_exit_non_zero(tmp_path):
 
 def test_agreement_termination_is_recorded_from_the_cli(tmp_path):
     env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}")
+    assert cmaa(env, "init").returncode == 0
     result = cmaa(env, "agreements", "period", "jp-no-2016", "--termination-notified-on", "2027-01-15")
     assert result.returncode == 0, result.stderr
     assert '"terminated_from": "2027-04-15"' in result.stdout
@@ -88,22 +91,26 @@ def test_the_dpo_reports_sweeps_and_erases_from_the_cli(tmp_path):
     node.close()
     env = cli_env(data, url)
     assert cmaa(env, "officials", "add", "dpo", "--name", "Data Protection Officer", "--role", "dpo").returncode == 0
+    dpo_token, official_token = tmp_path / "dpo.token", tmp_path / "official.token"
+    dpo_token.write_text(cmaa(env, "credentials", "issue", "dpo").stdout)
+    official_token.write_text(cmaa(env, "credentials", "issue", "no-hansen").stdout)
+    as_dpo = ("--token-file", str(dpo_token))
     subject = tmp_path / "subject.json"
     subject.write_text(json.dumps({"identifiers": [{"scheme": "company_registration", "value": "NO-987654321"}]}))
-    report = cmaa(env, "dpo", "report", "--as", "dpo", "--subject-file", str(subject))
+    report = cmaa(env, "dpo", "report", *as_dpo, "--subject-file", str(subject))
     assert report.returncode == 0, report.stderr
     [case] = json.loads(report.stdout)["cases"]
     assert case["case_id"] == case_id and case["held"][0]["value"]["name"] == "Nordlys Import AS"
-    not_dpo = cmaa(env, "dpo", "report", "--as", "no-hansen", "--subject-file", str(subject))
+    not_dpo = cmaa(env, "dpo", "report", "--token-file", str(official_token), "--subject-file", str(subject))
     assert not_dpo.returncode == 1 and "dpo role" in not_dpo.stderr
     sweep = cmaa(env, "dpo", "sweep")
     assert sweep.returncode == 0 and "0 key(s) destroyed" in sweep.stdout
-    erased = cmaa(env, "dpo", "erase", "--as", "dpo", "--id", "company_registration:NO-987654321",
+    erased = cmaa(env, "dpo", "erase", *as_dpo, "--id", "company_registration:NO-987654321",
                   "--rule", "GDPR Art. 17")
     assert erased.returncode == 0, erased.stderr
     assert json.loads(erased.stdout)["keys_erased"] == 1
-    again = json.loads(cmaa(env, "dpo", "report", "--as", "dpo", "--subject-file", str(subject)).stdout)
+    again = json.loads(cmaa(env, "dpo", "report", *as_dpo, "--subject-file", str(subject)).stdout)
     assert again["cases"][0]["held"][0]["erased"].startswith("[erased on ")
     assert "GDPR Art. 17" in again["cases"][0]["held"][0]["erased"]
-    activity = json.loads(cmaa(env, "dpo", "activity", "--as", "dpo").stdout)
+    activity = json.loads(cmaa(env, "dpo", "activity", *as_dpo).stdout)
     assert {"access report", "erasure"} <= {a["action"] for a in activity}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from service.http.deps import NodeDep
@@ -95,3 +97,20 @@ def read_inclusion_proof(case_id: UUID, version: Annotated[int, Path(ge=1, le=2*
                          ) -> InclusionProofPublic:
     """RFC 9162 §2.1.3 inclusion proof of one event of a case in the log (auditor; the read is recorded)."""
     return InclusionProofPublic(**node.audit.inclusion(who, case_id, version, size, purpose))
+
+
+@router.get("/bundle", response_class=StreamingResponse,
+            responses={200: {"content": {"application/json": {}}, "description": "An audit bundle (JSON), as "
+                             "`cmaa audit verify` reads it"}})
+def read_audit_bundle(node: NodeDep, who: Auditor,
+                      purpose: Annotated[str, Query(min_length=3, max_length=500, description="Why the auditor "
+                                                    "reads it (recorded)")],
+                      case_id: UUID | None = None, since: datetime | None = None,
+                      until: datetime | None = None) -> StreamingResponse:
+    """An audit bundle of the whole log, of one case, or of the events stored in a time range: events as
+    stored, Merkle leaves and proofs, the latest signed checkpoint with partners' cosignatures, and the
+    node key. Auditors only; the read is recorded. Verify it offline with `cmaa audit verify FILE`, or
+    in one step with `cmaa audit verify https://node --token-file ...`."""
+    bundle = node.audit_bundle(who, case_id, since, until, purpose)
+    # Streamed as it is encoded: a whole log's bundle is never held twice as one string.
+    return StreamingResponse(json.JSONEncoder().iterencode(bundle), media_type="application/json")

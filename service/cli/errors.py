@@ -1,0 +1,76 @@
+"""What the operator reads when a command fails: one or two lines, what is wrong and what to do."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+
+DEBUG_HINT = "(cmaa --debug ... shows the traceback)"
+
+
+def explain(error: BaseException, err: Console) -> int:
+    """Print ``error`` for a person and return the exit code: 2 for configuration, 1 otherwise."""
+    code, message = _describe(error)
+    for line in message.splitlines():
+        label, _, text = line.partition("|")
+        err.print(f"[red]{label}:[/red] {escape(text)}", highlight=False, soft_wrap=True)
+    if code == 1 and not _expected(error):
+        err.print(DEBUG_HINT, highlight=False)
+    return code
+
+
+def _describe(error: BaseException) -> tuple[int, str]:
+    """The exit code and lines of ``label|text``."""
+    from pydantic import ValidationError
+
+    from adapters.keystore import KeyPassphraseError
+    from adapters.store import StoreConfigError
+    from service.cli.common import NoNode
+
+    if isinstance(error, ValidationError):
+        lines = []
+        for item in error.errors():
+            setting = "CMAA_" + "_".join(str(p) for p in item["loc"]).upper() if item["loc"] else "settings"
+            lines.append(f"configuration error|{setting}: {item['msg']}")
+        return 2, "\n".join(lines)
+    if isinstance(error, StoreConfigError):
+        return 2, f"configuration error|{error}"
+    if isinstance(error, (NoNode, KeyPassphraseError)):
+        return 1, f"error|{error}"
+    if _unreachable_store(error):
+        # Exit 3: a supervisor (systemd, Kubernetes) restarts the node; what to check is said.
+        reason = " ".join(str(error).split())[:300] or type(error).__name__
+        return 3, (f"store unavailable|{_store_name()}: {reason} (check CMAA_DATABASE_URL and that the database "
+                   "server is running)")
+    if isinstance(error, OSError):
+        where = f": {error.filename}" if error.filename else ""
+        return 1, f"error|{error.strerror or _first_line(error)}{where}"
+    return 1, f"error|{type(error).__name__}: {_first_line(error)}"
+
+
+def _expected(error: BaseException) -> bool:
+    from adapters.keystore import KeyPassphraseError
+    from service.cli.common import NoNode
+
+    return isinstance(error, (NoNode, KeyPassphraseError, OSError)) or _unreachable_store(error)
+
+
+def _unreachable_store(error: BaseException) -> bool:
+    from adapters.store_faults import store_unavailable
+
+    return store_unavailable(error)
+
+
+def _store_name() -> str:
+    try:
+        from service.identity import store_location
+        from service.settings import Settings
+
+        return store_location(Settings())
+    except Exception:  # noqa: BLE001 - the settings themselves may be what fails
+        return "CMAA_DATABASE_URL"
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]

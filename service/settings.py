@@ -7,15 +7,41 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
 WEAK_PASSPHRASES = {"changeme", "change-me", "password", "passphrase", "secret", "demo", "cmaa", "test",
                     "development", "0000000000000000", "correct horse battery staple"}
 
 
+class SecretFiles(PydanticBaseSettingsSource):
+    """``CMAA_<NAME>_FILE=/run/secrets/x``: the setting read from that file (Docker and systemd secrets), so
+    passphrases and URLs with passwords stay out of the environment. ``CMAA_<NAME>`` itself wins if set."""
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - __call__ reads them all
+        return None, field_name, False
+
+    def __call__(self) -> dict:
+        import os
+
+        found = {}
+        for name in self.settings_cls.model_fields:
+            path = os.environ.get(f"CMAA_{name.upper()}_FILE")
+            if path and f"CMAA_{name.upper()}" not in os.environ:
+                try:
+                    found[name] = Path(path).read_text().strip()
+                except OSError as error:
+                    raise ValueError(f"CMAA_{name.upper()}_FILE: cannot read {path}: {error.strerror}") from None
+        return found
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CMAA_", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        return init_settings, env_settings, SecretFiles(settings_cls), dotenv_settings, file_secret_settings
 
     administration: str = Field("NO", description="ISO 3166 code of this node's customs administration")
     administration_name: str = Field("Norwegian Customs", description="Display name of the administration")

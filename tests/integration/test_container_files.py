@@ -28,3 +28,22 @@ def test_compose_runs_two_nodes_on_postgresql():
     assert all(url.rsplit("/", 1)[1] in init for url in urls.values())
     for name in ("node-no", "node-jp"):
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_the_image_is_pinned_and_its_pg_dump_matches_the_compose_postgresql():
+    import re
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    base = re.search(r"^FROM (\S+)", dockerfile, re.M).group(1)
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+(@sha256:[0-9a-f]{64})?", base), base
+    client = re.search(r"postgresql-client-(\d+)", dockerfile).group(1)
+    server = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["postgres"]["image"]
+    assert re.fullmatch(r"postgres:\d+\.\d+", server) and server.split(":")[1].split(".")[0] == client
+    assert "--require-hashes -r requirements.lock" in dockerfile
+
+
+def test_the_health_check_follows_the_configured_port_and_scheme():
+    lines = (ROOT / "Dockerfile").read_text().splitlines()
+    health = next(i for i, line in enumerate(lines) if line.startswith("HEALTHCHECK"))
+    command = " ".join(lines[health:health + 2])
+    assert "CMAA_PORT" in command and "CMAA_TLS_CERT" in command and ":8600/" not in command

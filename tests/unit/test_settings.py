@@ -72,3 +72,20 @@ def test_serve_with_a_bad_setting_exits_with_a_message_not_a_traceback(tmp_path,
     assert result.returncode == 2
     assert "configuration error" in result.stderr and named in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_secret_can_come_from_a_file_named_by_a_FILE_variable(tmp_path, monkeypatch):
+    secret = tmp_path / "passphrase"
+    secret.write_text("a-passphrase-from-a-docker-secret\n")
+    monkeypatch.setenv("CMAA_KEY_PASSPHRASE_FILE", str(secret))
+    monkeypatch.delenv("CMAA_KEY_PASSPHRASE", raising=False)
+    assert Settings(data_dir=tmp_path).key_passphrase == "a-passphrase-from-a-docker-secret"
+    monkeypatch.setenv("CMAA_KEY_PASSPHRASE", "set-directly-wins-over-the-file")
+    assert Settings(data_dir=tmp_path).key_passphrase == "set-directly-wins-over-the-file"
+
+
+def test_an_unreadable_secret_file_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("CMAA_DATABASE_URL_FILE", str(tmp_path / "absent"))
+    monkeypatch.delenv("CMAA_DATABASE_URL", raising=False)
+    with pytest.raises(ValueError, match="CMAA_DATABASE_URL_FILE: cannot read"):
+        Settings(data_dir=tmp_path)

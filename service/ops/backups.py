@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from adapters.backup import BackupError, check_backup_target, restore_backup, write_backup
+from adapters.backup import BackupError, check_backup_target, read_manifest, restore_backup, write_backup
 from adapters.store import EventStore
 from service.node import build_node
 from service.settings import Settings
@@ -29,6 +29,12 @@ def backup_node(settings: Settings, dest: Path, keys_output: Path | None = None)
 def restore_node(settings: Settings, src: Path, keys_input: Path | None = None, *, force: bool = False) -> dict:
     """Bring a backup back into the store and key directory named by ``settings`` (node stopped),
     then check that the restored log reproduces the backed-up checkpoint's root."""
+    # Validate, then act: the backup is read and matched to this node's administration before the
+    # store is opened (opening a SQLite store creates its file).
+    backed_up = read_manifest(src).get("administration")
+    if backed_up and backed_up != settings.administration:
+        raise BackupError(f"{src.resolve()} is a backup of the node of {backed_up}, not of {settings.administration} "
+                          "(CMAA_ADMINISTRATION)")
     store = EventStore(settings.store_url)
     try:
         stored = store.recorder.max_notification_id() or 0

@@ -214,6 +214,9 @@ def test_the_store_is_0600_and_the_key_directory_0700_also_after_a_restore(node_
         made = cmaa(node_env, "backup", str(tmp_path / "backup"))
         assert made.returncode == 0, made.stderr
         shutil.rmtree(data)
+        elsewhere = cmaa({**node_env, "CMAA_ADMINISTRATION": "SE"}, "restore", str(tmp_path / "backup"))
+        assert elsewhere.returncode == 1 and "backup of the node of NO, not of SE" in elsewhere.stderr
+        assert not data.exists()
         restored = cmaa(node_env, "restore", str(tmp_path / "backup"))
         assert restored.returncode == 0, restored.stderr
         after = modes(data)

@@ -186,8 +186,10 @@ def check_backup_target(dest: Path, passphrase: str, keys_output: Path | None = 
     """Refuse a backup that cannot be written, before anything is sealed, dumped or created."""
     if not passphrase or len(passphrase) < 12:
         raise BackupError("a backup passphrase of at least 12 characters is required (CMAA_BACKUP_PASSPHRASE)")
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise BackupError(f"{dest.resolve()} is not an empty directory; back up into a new directory")
+    if dest.exists() and not dest.is_dir():
+        raise BackupError(f"{dest.resolve()} is not a directory; back up into a new directory")
+    if dest.exists() and any(dest.iterdir()):
+        raise BackupError(f"{dest.resolve()} is not empty; back up into a new directory")
     if keys_output is not None and keys_output.exists():
         raise BackupError(f"{keys_output.resolve()} exists; write the key archive to a new file")
 

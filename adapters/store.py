@@ -57,10 +57,8 @@ def env_for_url(url: str) -> dict[str, str]:
         if not database:
             raise StoreConfigError("CMAA_DATABASE_URL: sqlite URLs name a file, e.g. sqlite:///var/cmaa/cmaa.db")
         if database != ":memory:":
-            from adapters.permissions import private_sqlite
-
             try:
-                private_sqlite(Path(database))  # mode 0600: the store is the node's alone
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise StoreConfigError(f"CMAA_DATABASE_URL: cannot create the directory of {database}: "
                                        f"{error.strerror}") from None
@@ -205,6 +203,10 @@ class EventStore(Application):
 
     def __init__(self, url: str, extra_env: dict[str, Any] | None = None):
         env = {"CREATE_TABLE": "y", **env_for_url(url), **(extra_env or {})}
+        if env.get("SQLITE_DBNAME") not in (None, ":memory:"):
+            from adapters.permissions import private_sqlite
+
+            private_sqlite(Path(env["SQLITE_DBNAME"]))  # mode 0600: the store is the node's alone
         self.url = url
         super().__init__(env=env)
         self._tables = None

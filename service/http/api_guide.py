@@ -21,7 +21,8 @@ GROUPS = (
 def api_guide() -> str:
     from service.http.app import api_shell
     from service.http.openapi import openapi_document
-    from service.http.roles import api_routes, roles_of
+    from service.http.roles import roles_of
+    from service.http.routing import api_routes
 
     app = api_shell()
     operations = json.loads(openapi_document())["paths"]

@@ -59,6 +59,7 @@ class Person:
 
     def sign_in(self):
         self.go("/sign-in")
+        self.check("sign-in")
         self.page.fill("#credential", self.token)
         self.page.click("button:has-text('Sign in')")
         assert self.page.locator("h1").count() == 1

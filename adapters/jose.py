@@ -76,12 +76,12 @@ def unverified_header_and_payload(token: str) -> tuple[dict, dict]:
 
 def check_jws_header(header: dict, typ: str) -> str:
     if header.get("alg") != SIG_ALG:
-        raise JoseFailure("algorithm-not-allowed", f"JWS alg must be {SIG_ALG}, got {header.get('alg')!r}")
+        raise JoseFailure("algorithm-not-allowed", f"JWS alg must be {SIG_ALG}, got {header.get('alg') or 'no alg'}")
     embedded = FORBIDDEN_HEADERS & set(header)
     if embedded:
         raise JoseFailure("embedded-key", f"keys in headers are refused: {', '.join(sorted(embedded))}")
     if header.get("typ") != typ:
-        raise JoseFailure("wrong-type", f"JWS typ must be {typ!r}")
+        raise JoseFailure("wrong-type", f"JWS typ must be {typ}")
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise JoseFailure("no-kid", "JWS header names no kid")

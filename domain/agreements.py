@@ -104,7 +104,7 @@ class AgreementProfile:
         for admin in administrations:
             if admin not in self.parties:
                 raise AgreementNotInForce(
-                    f"administration {admin!r} is not a party to {self.short}",
+                    f"administration {admin} is not a party to {self.short}",
                     article=self.cite(self.raw["scope_article"]),
                     field="partner_administration",
                 )
@@ -112,12 +112,14 @@ class AgreementProfile:
     # -- languages (JP-NO Art. 11(2), Nairobi Art. 7(2),(3)) -------------------
     def require_language(self, language: str, bilateral_extras: tuple[str, ...] = ()) -> None:
         rule = self.raw["languages"]
+        if rule["accepted"] is None:
+            return  # the agreement's text sets no language (Nordic): no refusal is invented
         accepted = list(rule["accepted"])
         if rule.get("bilateral_extras"):
             accepted += list(bilateral_extras)
         if language.lower() not in accepted:
             raise TreatyRuleViolation(
-                f"requests under {self.short} must be in {' or '.join(accepted)}; got {language!r}",
+                f"requests under {self.short} must be in {' or '.join(accepted)}; got {language}",
                 article=self.cite(rule["article"]),
                 field="language",
             )
@@ -125,14 +127,14 @@ class AgreementProfile:
     # -- kinds of assistance ---------------------------------------------
     def kind_rule(self, kind: str, *administrations: str) -> KindRule:
         if kind not in KINDS:
-            raise InvalidInput(f"unknown kind of assistance {kind!r}", field="kind")
+            raise InvalidInput(f"unknown kind of assistance {kind}", field="kind")
         entry = self.raw["kinds"].get(kind)
         if entry is None:
             article = (
                 self.raw["recovery_excluded_article"] if kind == "recovery_of_claim" else self.raw["scope_article"]
             )
             raise TreatyRuleViolation(
-                f"{self.short} provides no assistance of kind {kind!r}",
+                f"{self.short} provides no assistance of kind {kind}",
                 article=self.cite(article),
                 field="kind",
             )
@@ -145,7 +147,7 @@ class AgreementProfile:
             for admin in administrations:
                 if rule.annex not in self.parties.get(admin, {}).get("annexes", ()):
                     raise TreatyRuleViolation(
-                        f"{admin} has not accepted Annex {rule.annex}, which governs {kind!r}",
+                        f"{admin} has not accepted Annex {rule.annex}, which governs {kind}",
                         article=self.cite("Art. 10, Annex " + rule.annex),
                         field="kind",
                     )
@@ -160,7 +162,7 @@ class AgreementProfile:
         grounds = self.raw["refusal_grounds"]
         if ground not in grounds:
             raise TreatyRuleViolation(
-                f"{ground!r} is not a ground for refusal under {self.short}; "
+                f"{ground} is not a ground for refusal under {self.short}; "
                 f"allowed: {', '.join(sorted(grounds))}",
                 article=self.cite(self.raw["refusal_reasons_article"]),
                 field="grounds",
@@ -175,7 +177,7 @@ class AgreementProfile:
         articles = self.raw["consultation_articles"]
         if subject not in articles:
             raise InvalidInput(
-                f"unknown consultation subject {subject!r}; allowed: {', '.join(sorted(articles))}",
+                f"unknown consultation subject {subject}; allowed: {', '.join(sorted(articles))}",
                 field="subject",
             )
         return self.cite(articles[subject])
@@ -214,7 +216,7 @@ class Agreements:
             return self._profiles[agreement_id]
         except KeyError:
             raise NotFound(
-                f"unknown agreement {agreement_id!r}; known: {', '.join(sorted(self._profiles))}",
+                f"unknown agreement {agreement_id}; known: {', '.join(sorted(self._profiles))}",
                 field="agreement",
             ) from None
 

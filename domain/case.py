@@ -21,6 +21,7 @@ from domain.case_requesting import ReceivedInformation, RequestingSide
 from domain.case_states import (  # noqa: F401  (re-exported: ``from domain.case import REQUESTED, ...``)
     ACKNOWLEDGED,
     CLOSED,
+    CLOSURE,
     FORWARDED,
     IN_CONSULTATION,
     INFORMATION_RECEIVED,
@@ -36,10 +37,11 @@ from domain.case_states import (  # noqa: F401  (re-exported: ``from domain.case
     REQUESTED_STATUS,
     REQUESTING,
     TERMINAL,
+    UNANSWERED,
     actor,
     require_text,
 )
-from domain.errors import IllegalTransition, NotPermitted
+from domain.errors import IllegalTransition, ItemIdReused, NotPermitted
 
 
 class AssistanceCase(RequestingSide, ReceivedInformation, RequestedSide, ProvidedInformation, CaseRecords, Aggregate):
@@ -159,9 +161,14 @@ class AssistanceCase(RequestingSide, ReceivedInformation, RequestedSide, Provide
         )
 
     # -- either side -------------------------------------------------------------
-    def close(self, *, by: dict, at: datetime, reason: str) -> None:
-        if self.status == CLOSED:
-            raise IllegalTransition("the case is already closed")
+    def close(self, *, by: dict, at: datetime, reason: str, answer_article: str | None = None) -> None:
+        """Close the case. A received request is closed only once answered: replied to, forwarded, or
+        refused with reasons the requester is sent (``answer_article``: JP-NO Art. 12(3), 14(5))."""
+        if self.side == REQUESTED and self.status in UNANSWERED:
+            raise IllegalTransition(
+                f"no closure while the request is {self.status}: it was never answered; refuse it with reasons "
+                "(sent to the requester) or reply first", article=answer_article)
+        self._require_step(CLOSURE, None)
         require_text(reason, "reason", None)
         self._closed(by=by, at=at, reason=reason)
 
@@ -172,6 +179,15 @@ class AssistanceCase(RequestingSide, ReceivedInformation, RequestedSide, Provide
     @property
     def items_by_id(self) -> dict[str, dict]:
         return {item["item_id"]: item for item in self.items}
+
+    def _require_new_items(self, items: list[dict], article: str | None) -> None:
+        """Item ids are unique in a case, whichever way an item arrives: an item keeps the restrictions it
+        came with, which only tighten by notice (JP-NO Art. 8(2)); a later item cannot replace them."""
+        ids = [item["item_id"] for item in items]
+        reused = sorted({i for i in ids if i in self.items_by_id or ids.count(i) > 1})
+        if reused:
+            raise ItemIdReused(f"item id {', '.join(reused)} is already used in this case; each item has its own id",
+                               article=article, field="items")
     # -- guards ------------------------------------------------------------------
     def require_owner(self, administration: str) -> None:
         """Officials act only on their own administration's cases (JP-NO Art. 11(1))."""
@@ -185,12 +201,5 @@ class AssistanceCase(RequestingSide, ReceivedInformation, RequestedSide, Provide
     def _require_side(self, side: str, message: str, article: str | None) -> None:
         if self.side != side:
             raise IllegalTransition(f"{message}; this node holds the {self.side} side", article=article)
-
-    def _require_status(self, allowed: set[str], verb: str, article: str | None) -> None:
-        if self.status not in allowed:
-            raise IllegalTransition(
-                f"cannot {verb} a case that is {self.status}; allowed when {', '.join(sorted(allowed))}",
-                article=article,
-            )
 
 

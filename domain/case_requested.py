@@ -7,7 +7,7 @@ restrictions, and the notices and reports the receiver sends back.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from eventsourcing.domain import event
 
@@ -17,11 +17,19 @@ from domain.case_states import (
     IN_CONSULTATION,
     POSTPONED,
     PROVIDING,
-    RECEIVED,
     REFUSED,
     REPLIED,
     REPLYING,
     REQUESTED,
+    ACKNOWLEDGEMENT,
+    CONSULTATION,
+    FINAL_REPLY,
+    FORWARDING,
+    INTERIM_REPLY,
+    PARTNER,
+    POSTPONEMENT,
+    REFUSAL,
+    WRITTEN_CONFIRMATION,
     CaseRules,
     require_text,
 )
@@ -45,7 +53,7 @@ class RequestedSide(CaseRules):
     # -- the requested side (JP-NO Art. 12, 14; Nairobi Art. 3, 6; Nordic Art. 8) ---
     def acknowledge(self, *, by: dict, at: datetime, article: str) -> None:
         self._require_side(REQUESTED, "only the requested administration acknowledges a request", article)
-        self._require_status({RECEIVED}, "acknowledge", article)
+        self._require_step(ACKNOWLEDGEMENT, article)
         self._acknowledged(by=by, at=at, article=article)
 
     @event("RequestAcknowledged")
@@ -54,7 +62,7 @@ class RequestedSide(CaseRules):
 
     def forward(self, *, by: dict, at: datetime, article: str, authority: str, reason: str) -> None:
         self._require_side(REQUESTED, "only the requested administration forwards a request", article)
-        self._require_status({ACKNOWLEDGED, POSTPONED}, "forward", article)
+        self._require_step(FORWARDING, article)
         require_text(authority, "authority", article)
         self._forwarded(by=by, at=at, article=article, authority=authority, reason=reason)
 
@@ -76,7 +84,8 @@ class RequestedSide(CaseRules):
     ) -> None:
         article = articles[0]
         self._require_side(REQUESTED, "only the requested administration replies to a request", article)
-        self._require_status({ACKNOWLEDGED, POSTPONED, IN_CONSULTATION, REPLYING}, "reply to", article)
+        self._require_step(FINAL_REPLY if final else INTERIM_REPLY, article)
+        self._require_new_items(items, articles[1] if len(articles) > 1 else article)
         self._information_provided(
             by=by,
             at=at,
@@ -106,7 +115,7 @@ class RequestedSide(CaseRules):
     def refuse(self, *, by: dict, at: datetime, articles: list[str], grounds: list[str], reasons: str) -> None:
         article = articles[0]
         self._require_side(REQUESTED, "only the requested administration refuses a request", article)
-        self._require_status({RECEIVED, ACKNOWLEDGED, POSTPONED, IN_CONSULTATION}, "refuse", article)
+        self._require_step(REFUSAL, article)
         if not grounds:
             raise InvalidInput("a refusal names at least one ground", article=article, field="grounds")
         # JP-NO Art. 12(3), 14(5); Nordic Art. 8(2): a refusal always carries reasons.
@@ -121,7 +130,7 @@ class RequestedSide(CaseRules):
     def postpone(self, *, by: dict, at: datetime, articles: list[str], reasons: str, until: str | None) -> None:
         article = articles[0]
         self._require_side(REQUESTED, "only the requested administration postpones assistance", article)
-        self._require_status({ACKNOWLEDGED, IN_CONSULTATION}, "postpone", article)
+        self._require_step(POSTPONEMENT, article)
         # JP-NO Art. 14(5): postponement always carries reasons.
         require_text(reasons, "reasons", articles[-1])
         self._postponed(by=by, at=at, articles=articles, reasons=reasons, until=until)
@@ -133,7 +142,7 @@ class RequestedSide(CaseRules):
 
     def open_consultation(self, *, by: dict, at: datetime, article: str, subject: str, message: str) -> None:
         self._require_side(REQUESTED, "the requested administration opens a consultation", article)
-        self._require_status({ACKNOWLEDGED, POSTPONED, REPLYING}, "open a consultation on", article)
+        self._require_step(CONSULTATION, article)
         require_text(message, "message", article)
         self._consultation_opened(by=by, at=at, article=article, subject=subject, message=message)
 
@@ -148,6 +157,7 @@ class RequestedSide(CaseRules):
         """The requesting administration confirmed its oral request in writing."""
         if self.side != REQUESTED or not self.is_oral:
             raise IllegalTransition("a written confirmation applies to a received oral request")
+        self._require_step(WRITTEN_CONFIRMATION, article, PARTNER)
         if self.confirmed_in_writing_at is not None:
             raise IllegalTransition("already confirmed in writing")
         self._partner_confirmation_recorded(envelope_id=envelope_id, by=by, at=at, article=article,
@@ -206,6 +216,9 @@ class ProvidedInformation(CaseRules):
             raise IllegalTransition(f"consent {consent_id} is already {consent['status']}")
         if not granted and not (reasons or "").strip():
             raise InvalidInput("a denial gives reasons", field="reasons", article=article)
+        if granted and expires_on and date.fromisoformat(expires_on) < at.date():
+            raise InvalidInput(f"the consent would expire on {expires_on}, before it is given ({at.date().isoformat()})"
+                               "; give an expiry from today on, or none", field="expires_on", article=article)
         if granted:
             self._consent_granted(consent_id=consent_id, conditions=conditions, expires_on=expires_on, by=by,
                                   at=at, article=article)

@@ -13,7 +13,6 @@ from eventsourcing.domain import event
 
 from domain.case_states import (
     ACKNOWLEDGED,
-    CLOSED,
     FORWARDED,
     IN_CONSULTATION,
     POSTPONED,
@@ -22,6 +21,12 @@ from domain.case_states import (
     REPLIED,
     REPLYING,
     REQUESTING,
+    FINAL_REPLY,
+    INTERIM_REPLY,
+    OWN,
+    PARTNER,
+    REQUESTED,
+    WRITTEN_CONFIRMATION,
     CaseRules,
     require_text,
 )
@@ -33,6 +38,16 @@ class RequestingSide(CaseRules):
 
     # -- the written confirmation of an oral request (JP-NO Art. 11(3)) ----------
     def confirm_in_writing(self, *, by: dict, at: datetime, article: str, reference: str) -> None:
+        """The requester confirms its oral request in writing (JP-NO Art. 11(3)). The requested side records
+        a confirmation here only for a case recorded by hand (no exchange): otherwise it arrives by envelope."""
+        made_by = OWN
+        if self.side == REQUESTED:
+            if self.exchange_id is not None:
+                raise IllegalTransition(
+                    "the requesting administration confirms its oral request in writing, by envelope; this node "
+                    "holds the requested side and records the confirmation when it arrives", article=article)
+            made_by = PARTNER  # the partner's letter, recorded by hand
+        self._require_step(WRITTEN_CONFIRMATION, article, made_by)
         if not self.is_oral:
             raise IllegalTransition("only an oral request is confirmed in writing", article=article)
         if self.confirmed_in_writing_at is not None:
@@ -62,11 +77,16 @@ class RequestingSide(CaseRules):
         if self.side != REQUESTING:
             raise IllegalTransition(f"a {step} is sent to the requesting side; this node holds the {self.side} side")
         if step not in self.PARTNER_STEPS:
-            raise InvalidInput(f"unknown step {step!r}", field="kind")
+            raise InvalidInput(f"unknown step {step}", field="kind")
         if by["administration"] != self.partner_administration:
             raise NotPermitted(f"only {self.partner_administration} reports steps on this case")
-        if self.status in (REFUSED, FORWARDED, CLOSED) or (self.status == REPLIED and step != "reply"):
-            raise IllegalTransition(f"the case is {self.status}; a {step} no longer applies")
+        if step == "reply":
+            step_taken = FINAL_REPLY if body.get("final", True) else INTERIM_REPLY
+        else:
+            step_taken = step
+        self._require_step(step_taken, articles[0] if articles else None, PARTNER)
+        if step == "reply":
+            self._require_new_items(body.get("items", []), articles[1] if len(articles) > 1 else None)
         self._partner_step_recorded(step=step, envelope_id=envelope_id, by=by, at=at, articles=articles, body=body)
 
     @event("PartnerStepReceived")

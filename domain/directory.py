@@ -15,7 +15,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.agreements import AgreementPeriod, AgreementProfile
-from domain.errors import InvalidInput, NotFound, NotPermitted
+from domain.errors import IllegalTransition, InvalidInput, NotFound, NotPermitted
 
 ROLES = ("official", "auditor", "dpo", "operator")
 # An official id names key files and key ids: lower-case letters, digits, '.', '_', '-' (the API's pattern too).
@@ -58,7 +58,7 @@ class Directory(Aggregate):
             raise InvalidInput(f"roles must be a non-empty subset of {', '.join(ROLES)}", field="roles")
         current = self.officials.get(official_id)
         if current and current["active"]:
-            raise InvalidInput(f"official {official_id!r} is already designated", field="official_id")
+            raise InvalidInput(f"official {official_id} is already designated", field="official_id")
         self._official_designated(official_id=official_id, name=name, email=email, roles=roles, by=by, at=at)
 
     @event("OfficialDesignated")
@@ -68,7 +68,7 @@ class Directory(Aggregate):
     def revoke_official(self, *, official_id: str, reason: str, by: str, at: datetime):
         self.official(official_id)
         if not self.officials[official_id]["active"]:
-            raise InvalidInput(f"official {official_id!r} is already revoked", field="official_id")
+            raise InvalidInput(f"official {official_id} is already revoked", field="official_id")
         self._official_revoked(official_id=official_id, reason=reason, by=by, at=at)
 
     @event("OfficialDesignationRevoked")
@@ -79,14 +79,14 @@ class Directory(Aggregate):
         try:
             return self.officials[official_id]
         except KeyError:
-            raise NotFound(f"no official {official_id!r} at {self.administration}", field="official_id") from None
+            raise NotFound(f"no official {official_id} at {self.administration}", field="official_id") from None
 
     def require_active(self, official_id: str, role: str | None = None) -> dict:
         record = self.officials.get(official_id)
         if record is None or not record["active"]:
-            raise NotPermitted(f"{official_id!r} is not a designated official of {self.administration}")
+            raise NotPermitted(f"{official_id} is not a designated official of {self.administration}")
         if role is not None and role not in record["roles"]:
-            raise NotPermitted(f"official {official_id!r} does not hold the {role} role")
+            raise NotPermitted(f"official {official_id} does not hold the {role} role")
         return record
 
     # -- partner administrations -------------------------------------------------
@@ -139,7 +139,7 @@ class Directory(Aggregate):
     def revoke_partner_official(self, *, administration: str, official_id: str, reason: str, by: str, at: datetime):
         officials = self.partner(administration)["officials"]
         if official_id not in officials or not officials[official_id]["active"]:
-            raise NotFound(f"no active official {official_id!r} of {administration}", field="official_id")
+            raise NotFound(f"no active official {official_id} of {administration}", field="official_id")
         self._partner_official_revoked(administration=administration, official_id=official_id, reason=reason, by=by, at=at)
 
     @event("PartnerOfficialDesignationRevoked")
@@ -151,7 +151,7 @@ class Directory(Aggregate):
             return self.partners[administration]
         except KeyError:
             raise NotFound(
-                f"administration {administration!r} is not a registered partner of this node",
+                f"administration {administration} is not a registered partner of this node",
                 field="partner_administration",
             ) from None
 
@@ -172,7 +172,7 @@ class Directory(Aggregate):
         for official_id in officials:
             if official_id not in known or not known[official_id]["active"]:
                 raise NotPermitted(
-                    f"{official_id!r} is not a designated official of {administration}",
+                    f"{official_id} is not a designated official of {administration}",
                     article=profile.cite(profile.raw["designated_officials_article"]),
                     field="addressed_to",
                 )
@@ -185,7 +185,7 @@ class Directory(Aggregate):
         if owner != "node":
             self.require_active(owner)
         if kid in self.keys:
-            raise InvalidInput(f"key {kid!r} is already published", field="kid")
+            raise InvalidInput(f"key {kid} is already published", field="kid")
         self._key_published(kid=kid, owner=owner, use=use, public_jwk=public_jwk, valid_from=valid_from,
                             valid_until=valid_until, by=by, at=at)
 
@@ -198,9 +198,9 @@ class Directory(Aggregate):
     def retire_key(self, *, kid: str, by: str, at: datetime):
         """End a key's validity now: it still verifies history, it signs nothing new."""
         if kid not in self.keys:
-            raise NotFound(f"no key {kid!r}", field="kid")
+            raise NotFound(f"no key {kid}", field="kid")
         if self.keys[kid]["valid_until"] <= at:
-            raise InvalidInput(f"key {kid!r} is no longer valid", field="kid")
+            raise InvalidInput(f"key {kid} is no longer valid", field="kid")
         self._key_retired(kid=kid, by=by, at=at)
 
     @event("KeyRetired")
@@ -293,6 +293,15 @@ class Directory(Aggregate):
         by: str,
         at: datetime,
     ):
+        in_effect = self.period(profile).terminated_from
+        notified = self.periods.get(profile.id, {}).get("termination_notified_on")
+        if in_effect is not None and at.date() >= in_effect and (
+                termination_notified_on is None or termination_notified_on.isoformat() != notified):
+            # JP-NO Art. 19(1): the termination took effect; a notice in effect is not withdrawn afterwards.
+            raise IllegalTransition(
+                f"the termination of {profile.short} took effect on {in_effect.isoformat()}; it can no longer be "
+                "withdrawn or changed", article=profile.cite(profile.raw["termination"]["article"]),
+                field="termination_notified_on")
         terminated_from = None
         if termination_notified_on is not None:
             terminated_from = _add_months(termination_notified_on, profile.termination_notice_months)

@@ -52,6 +52,30 @@ class DisclosureRequest:
     notice_impossible_reason: str | None = None
 
 
+def consent_article(profile: AgreementProfile, action: str | None) -> str:
+    """The article a consent for ``action`` rests on: criminal proceedings JP-NO Art. 10(2) (where the
+    agreement requires consent for them), any other communication or use JP-NO Art. 7(2)."""
+    rules = profile.raw["disclosure"]
+    if action == "criminal_proceedings" and rules["criminal_proceedings"]["requires_consent"]:
+        return profile.cite(rules["criminal_proceedings"]["article"])
+    return profile.cite(rules["consent_article"])
+
+
+def basis_article(profile: AgreementProfile, basis: str | None, action: str | None) -> str:
+    """The article a disclosure or use reported to its provider rests on, by its basis: consent (7(2) or
+    10(2)), law enforcement (JP-NO Art. 7(3)), legal obligation (14(1)), within the purposes (7(1))."""
+    rules = profile.raw["disclosure"]
+    if basis == "consent":
+        return consent_article(profile, action)
+    if basis == "law_enforcement":
+        return profile.cite(rules["law_enforcement"]["article"])
+    if basis == "legal_obligation":
+        return profile.cite(rules["legal_obligation"]["article"])
+    if action == "criminal_proceedings":
+        return profile.cite(rules["criminal_proceedings"]["article"])
+    return profile.cite(rules["purposes_article"])
+
+
 def check_disclosure(profile: AgreementProfile, items: dict[str, dict], consents: dict[str, dict],
                      notices: dict[str, dict], request: DisclosureRequest, day: date) -> list[str]:
     """Return the articles of the basis, or raise :class:`DisclosureRefused`."""
@@ -65,10 +89,7 @@ def check_disclosure(profile: AgreementProfile, items: dict[str, dict], consents
 
     if request.basis == "consent":
         _require_consent(profile, consents, request, day)
-        articles = [cite(rules["consent_article"])]
-        if request.action == "criminal_proceedings":
-            articles.append(cite(rules["criminal_proceedings"]["article"]))
-        return articles
+        return [consent_article(profile, request.action)]
 
     if request.action == "disclosure":
         if not request.recipient_authority:
@@ -99,7 +120,7 @@ def check_disclosure(profile: AgreementProfile, items: dict[str, dict], consents
     outside = [item["item_id"] for item in held if request.purpose not in item["restrictions"]["purposes"]]
     if outside:
         raise DisclosureRefused(
-            f"purpose {request.purpose!r} is outside the purposes the provider set for {', '.join(outside)}; "
+            f"purpose \u201c{request.purpose}\u201d is outside the purposes the provider set for {', '.join(outside)}; "
             "it needs the provider's written consent",
             article=cite(rules["other_purpose_article"]), field="purpose")
     return [cite(rules["purposes_article"])]
@@ -116,18 +137,16 @@ def _held_items(items: dict[str, dict], wanted: tuple[str, ...]) -> list[dict]:
 
 def _require_consent(profile: AgreementProfile, consents: dict[str, dict], request: DisclosureRequest,
                      day: date) -> None:
-    article = profile.cite(profile.raw["disclosure"]["consent_article"])
-    if request.action == "criminal_proceedings" and profile.raw["disclosure"]["criminal_proceedings"]["requires_consent"]:
-        article = profile.cite(profile.raw["disclosure"]["criminal_proceedings"]["article"])
+    article = consent_article(profile, request.action)
 
     def refuse(reason: str) -> DisclosureRefused:
         return DisclosureRefused(reason, article=article, field="consent_id")
 
     if not request.consent_id:
-        raise refuse("the basis 'consent' names the provider's consent it rests on (consent_id); none was named")
+        raise refuse("a disclosure or use on the basis of consent names the consent (consent_id)")
     consent = consents.get(request.consent_id)
     if consent is None:
-        raise refuse(f"no consent {request.consent_id!r} in this case")
+        raise refuse(f"no consent {request.consent_id} in this case")
     if consent["status"] != "granted":
         raise refuse(f"consent {request.consent_id} is {consent['status']}, not granted")
     if consent["action"] != request.action:
@@ -140,8 +159,8 @@ def _require_consent(profile: AgreementProfile, consents: dict[str, dict], reque
         raise refuse(f"consent {request.consent_id} is for {consent.get('recipient_authority')}, "
                      f"not {request.recipient_authority}")
     if _norm(consent["purpose"]) != _norm(request.purpose):
-        raise refuse(f"consent {request.consent_id} is for the purpose {consent['purpose']!r}, "
-                     f"not {request.purpose!r}")
+        raise refuse(f"consent {request.consent_id} is for the purpose \u201c{consent['purpose']}\u201d, "
+                     f"not \u201c{request.purpose}\u201d")
     expires = consent.get("expires_on")
     if expires and day > date.fromisoformat(expires):
         raise refuse(f"consent {request.consent_id} expired on {expires}")
@@ -163,7 +182,7 @@ def _law_enforcement(profile: AgreementProfile, held: list[dict], request: Discl
     outside = [item["item_id"] for item in held if request.purpose not in item["restrictions"]["purposes"]]
     if outside:
         raise DisclosureRefused(f"law-enforcement agencies may use it only for the provider's purposes; "
-                                f"{request.purpose!r} is not one for {', '.join(outside)}",
+                                f"\u201c{request.purpose}\u201d is not one for {', '.join(outside)}",
                                 article=profile.cite(profile.raw["disclosure"]["purposes_article"]),
                                 field="purpose")
     return [article]

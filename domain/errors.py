@@ -6,6 +6,8 @@ translate business rules themselves.
 
 from __future__ import annotations
 
+import re
+
 
 class DomainError(Exception):
     """Base of every rule the domain refuses.
@@ -44,6 +46,14 @@ class IllegalTransition(DomainError):
     title = "Not possible in the case's current state"
 
 
+class ItemIdReused(IllegalTransition):
+    """An information item's id is already used in the case: an item keeps its id and its restrictions,
+    which only tighten by notice."""
+
+    code = "item-id-reused"
+    title = "Item id already used in this case"
+
+
 class NotPermitted(DomainError):
     """The caller may not do this (wrong role or another administration)."""
 
@@ -73,3 +83,8 @@ class ConcurrentUpdate(DomainError):
 
     code = "concurrent-update"
     title = "Changed concurrently"
+
+
+def as_prose(message: str) -> str:
+    """A validator's message as prose: values it quotes Python-style ('a' or 'b') get typographic quotes."""
+    return re.sub(r"(?<![A-Za-z])'([^'\n]*)'(?![A-Za-z])", "\u201c\\1\u201d", message)

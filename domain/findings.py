@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
 from domain.agreements import AgreementProfile
+from domain.case_states import UNANSWERED
 from domain.disclosure import DisclosureRefused, DisclosureRequest, check_disclosure
 
 REPLY_DUE_DAYS = 90  # node policy for "as soon as possible" (Nairobi Art. 6(3)); JP-NO Art. 12(1)
@@ -34,6 +35,7 @@ def findings(profile: AgreementProfile, events: Iterable[Any], now: datetime) ->
     received_on: dict[str, date] = {}
     for event in events:
         before = case
+        status_before = case.status if case is not None else None  # mutate() changes the case in place
         case = event.mutate(case)
         name = type(event).__name__
         for item in case.items:  # when each item arrived: retention runs from then (JP-NO Art. 9(2))
@@ -50,10 +52,16 @@ def findings(profile: AgreementProfile, events: Iterable[Any], now: datetime) ->
                 found.append(Finding("mandated-disclosure-without-advance-notice",
                                      cite(profile.raw["disclosure"]["legal_obligation"]["article"]),
                                      event.originator_version,
-                                     f"no advance notice; reason given: {request.notice_impossible_reason!r}"))
+                                     f"no advance notice; reason given: {request.notice_impossible_reason or 'none'}"))
         elif name == "RequestRefused" and not str(event.reasons).strip():
             found.append(Finding("refusal-without-reasons", profile.article("refusal_reasons_article"),
                                  event.originator_version, "a refusal was recorded without reasons"))
+        elif name == "CaseClosed" and case.side == "requested" and status_before in UNANSWERED:
+            # JP-NO Art. 12(3), 14(5): a request not executed is refused, with reasons the requester is sent.
+            found.append(Finding("closed-without-answer", profile.article("refusal_reasons_article"),
+                                 event.originator_version,
+                                 f"the request was closed while {status_before}, with neither a reply nor a "
+                                 "refusal with reasons sent to the requester"))
         elif name == "RequestPostponed" and not str(event.reasons).strip():
             found.append(Finding("postponement-without-reasons", profile.article("postponement_reasons_article"),
                                  event.originator_version, "a postponement was recorded without reasons"))

@@ -10,13 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from domain.agreements import AgreementProfile
-from domain.errors import InvalidInput, TreatyRuleViolation
+from domain.errors import InvalidInput, ItemIdReused, TreatyRuleViolation
 
 
 def normalise_items(profile: AgreementProfile, items: list[dict[str, Any]], case_ref: str) -> list[dict[str, Any]]:
     """Give each item an id and complete its restrictions from the profile's defaults."""
     if not items:
         raise InvalidInput("a reply or spontaneous assistance carries at least one information item", field="items")
+    ids = [item.get("item_id") for item in items if item.get("item_id")]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ItemIdReused(f"item id {', '.join(repeated)} is given to more than one item; each item has its own id",
+                           field="items")
     normalised = []
     for index, item in enumerate(items):
         item_id = item.get("item_id") or f"{case_ref}-{index + 1}"

@@ -122,13 +122,13 @@ def _check_recovery(profile: AgreementProfile, claim: dict[str, Any], day: date)
     minimum = rules["minimum"].get(currency)
     if minimum is None:
         raise TreatyRuleViolation(
-            f"no agreed minimum for currency {currency!r}; use one of {', '.join(sorted(rules['minimum']))}",
+            f"no agreed minimum for currency {currency or '(none given)'}; use one of {', '.join(sorted(rules['minimum']))}",
             article=profile.cite(rules["minimum_article"]),
             field="recovery.currency",
         )
-    if amount < Decimal(minimum):
+    if amount <= Decimal(minimum):  # Nordic Art. 10(2): the claim must exceed ("overstige") the minimum
         raise TreatyRuleViolation(
-            f"the claim ({amount} {currency}) is below the agreed minimum of {minimum} {currency}",
+            f"the claim ({amount} {currency}) does not exceed the agreed minimum of {minimum} {currency}",
             article=profile.cite(rules["minimum_article"]),
             field="recovery.amount",
         )

@@ -29,6 +29,7 @@ OPENING_EVENTS = (
     AssistanceCase.OralRequestRecorded,
     AssistanceCase.RequestReceived,
     AssistanceCase.SpontaneousAssistanceProvided,
+    AssistanceCase.SpontaneousAssistanceReceived,
 )
 OPENING_TOPICS = tuple(get_topic(cls) for cls in OPENING_EVENTS)
 COMMAND_ATTEMPTS = 5
@@ -115,7 +116,8 @@ class CaseService(CaseOpening):
 
     def close(self, who: Principal, case_id: UUID, *, reason: str) -> AssistanceCase:
         def act(case, profile):
-            case.close(by=who.as_actor, at=self.clock.now(), reason=reason)
+            case.close(by=who.as_actor, at=self.clock.now(), reason=reason,
+                       answer_article=profile.article("refusal_reasons_article"))
             return None, {}
         return self._step(who, case_id, act)
 
@@ -132,8 +134,11 @@ class CaseService(CaseOpening):
         self.get(who, case_id)
         return list(self.store.events.get(case_id))
 
-    def list(self, who: Principal, *, after: int, limit: int, overdue_only: bool = False):
-        """Cases in the order they were opened; ``after`` is a cursor (notification id)."""
+    def list(self, who: Principal, *, after: int, limit: int, overdue_only: bool = False,
+             filters: dict[str, str] | None = None):
+        """Every case of the caller's administration in the order they were opened, those whose attributes
+        equal ``filters`` (side, kind, partner_administration, status, agreement); ``after`` is a cursor
+        (notification id)."""
         who.require("official", "auditor")
         now = self.clock.now()
         cases, cursor = [], after
@@ -147,6 +152,8 @@ class CaseService(CaseOpening):
                 if case.own_administration != who.administration:
                     continue
                 if overdue_only and not case.confirmation_overdue(now):
+                    continue
+                if any(getattr(case, name) != value for name, value in (filters or {}).items()):
                     continue
                 cases.append(case)
                 if len(cases) == limit:

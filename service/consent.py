@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.case import AssistanceCase
-from domain.disclosure import DisclosureRefused, DisclosureRequest, check_disclosure, tighten
+from domain.disclosure import DisclosureRefused, DisclosureRequest, check_disclosure, consent_article, tighten
 from service.cases import CaseService
 from domain.personal_data import ARTICLE as PD_ARTICLE
 from domain.personal_data import ProcessingRestricted
@@ -39,13 +39,10 @@ class ConsentService:
         consent_id = _new_id("consent")
 
         def act(case, profile):
-            rules = profile.raw["disclosure"]
-            article = rules["criminal_proceedings"]["supporting_article"] if action == "criminal_proceedings" \
-                else rules["consent_article"]
             case.request_consent(consent_id=consent_id, items=items, action=action,
                                  recipient_authority=recipient_authority, purpose=purpose,
                                  supporting_information=supporting_information, by=who.as_actor,
-                                 at=self.clock.now(), article=profile.cite(article))
+                                 at=self.clock.now(), article=consent_article(profile, action))
             return "consent_request", {"consent_id": consent_id, "items": items, "action": action,
                                        "recipient_authority": recipient_authority, "purpose": purpose,
                                        "supporting_information": supporting_information}
@@ -110,7 +107,7 @@ class ConsentService:
         def act(case, profile):
             case.answer_consent(consent_id=consent_id, granted=granted, conditions=conditions, expires_on=expires_on,
                                 reasons=reasons, by=who.as_actor, at=self.clock.now(),
-                                article=profile.cite(profile.raw["disclosure"]["consent_article"]))
+                                article=consent_article(profile, case.consents.get(consent_id, {}).get("action")))
             if granted:
                 return "consent_grant", {"consent_id": consent_id, "conditions": conditions,
                                          "expires_on": expires_on}

@@ -153,3 +153,21 @@ def pytest_sessionfinish(session, exitstatus):
     if reporter:
         reporter.write_line(f"log scan: {lines} log lines of the suite hold no personal data or secrets")
     shutil.rmtree(LOG_DIR, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def problems_read_as_prose():
+    """Every problem any test provokes reads as prose: no None, [], {} or quoted internals in its detail."""
+    from service.http import problems
+
+    seen: list[dict] = []
+    problems.WATCHERS.append(seen.append)
+    yield
+    problems.WATCHERS.remove(seen.append)
+    shown = [(p["type"], text) for p in seen for text in problems.python_repr_in(p)]
+    report = os.environ.get("CMAA_REPR_REPORT")
+    if report and shown:
+        with open(report, "a") as out:
+            out.writelines(f"{t}\t{text}\n" for t, text in shown)
+        return
+    assert not shown, f"problem details show Python representations: {shown}"

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from adapters.exchange_tables import inbox_row
 from domain.case import RECEIVING, REQUESTED, AssistanceCase
-from domain.disclosure import tighten
-from domain.errors import DomainError
+from domain.disclosure import basis_article, consent_article, tighten
+from domain.errors import DomainError, as_prose
 from domain.information import normalise_items
 from domain.messages import KINDS, OPENING, RECEIVER_SIDES, local_case_id
 from domain.personal_data import ARTICLE as PD_ARTICLE
@@ -35,12 +35,12 @@ class InboxApplication:
         # 14. The kind is known, its body has the published shape.
         schema = BODY_SCHEMAS.get(envelope.kind)
         if schema is None or envelope.kind not in KINDS:
-            raise EnvelopeRejected(14, "unknown-kind", f"unknown message kind {envelope.kind!r}", eid)
+            raise EnvelopeRejected(14, "unknown-kind", f"unknown message kind {envelope.kind}", eid)
         try:
             body = schema.model_validate(envelope.body).model_dump(mode="json")
         except ValidationError as error:
             first = error.errors()[0]
-            raise EnvelopeRejected(14, "malformed-body", f"body.{'.'.join(map(str, first['loc']))}: {first['msg']}",
+            raise EnvelopeRejected(14, "malformed-body", f"body.{'.'.join(map(str, first['loc']))}: {as_prose(first['msg'])}",
                                    eid) from None
         exchange_id = UUID(envelope.case.exchange_id)
         case_id = local_case_id(self.administration, envelope.case.opened_by, exchange_id)
@@ -112,14 +112,14 @@ class InboxApplication:
                                              article=profile.cite(profile.oral_requests["article"]),
                                              reference=body["reference"])
         elif envelope.kind == "consent_request":
-            article = rules["criminal_proceedings"]["article"] if body["action"] == "criminal_proceedings" \
-                else rules["consent_article"]
-            case.record_consent_request(envelope_id=eid, by=actor, at=now, article=profile.cite(article), **body)
+            case.record_consent_request(envelope_id=eid, by=actor, at=now,
+                                        article=consent_article(profile, body["action"]), **body)
         elif envelope.kind in ("consent_grant", "consent_denial"):
             case.record_consent_answer(consent_id=body["consent_id"], granted=envelope.kind == "consent_grant",
                                        conditions=body.get("conditions", []), expires_on=body.get("expires_on"),
                                        reasons=body.get("reasons"), envelope_id=eid, by=actor, at=now,
-                                       article=profile.cite(rules["consent_article"]))
+                                       article=consent_article(
+                                           profile, case.consents.get(body["consent_id"], {}).get("action")))
         elif envelope.kind == "restriction_notice":
             current = case.items_by_id.get(body["item_id"])
             if current is None:
@@ -142,12 +142,13 @@ class InboxApplication:
             notice = {k: v for k, v in body.items() if k != "notice_id"}
             case.record_partner_notice(notice_id=body["notice_id"], kind=envelope.kind, notice=notice,
                                        envelope_id=eid, by=actor, at=now,
-                                       article=profile.cite(rules["legal_obligation"]["article"]
-                                                            if envelope.kind == "advance_notice"
-                                                            else rules["consent_article"]))
+                                       article=profile.cite(rules["legal_obligation"]["article"])
+                                       if envelope.kind == "advance_notice"
+                                       else basis_article(profile, body.get("basis"), body.get("action")))
         else:
             if envelope.kind == "reply":
-                body = {**body, "items": normalise_items(profile, body["items"], case.reference)}
+                # Items the sender left without an id get one unique in the case, as a reply made here does.
+                body = {**body, "items": normalise_items(profile, body["items"], f"{case.reference}-{case.version + 1}")}
             case.record_partner_step(step=envelope.kind, envelope_id=eid, by=actor, at=now,
                                      articles=self._articles_for(profile, envelope.kind, body), body=body)
         return case

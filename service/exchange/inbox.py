@@ -13,7 +13,7 @@ from joserfc.jwk import OKPKey
 from pydantic import ValidationError
 
 from adapters import jose
-from domain.errors import ConcurrentUpdate, DomainError
+from domain.errors import ConcurrentUpdate, DomainError, as_prose
 from service.exchange.outbox import RECEIPT_TYP, REJECTION_TYP
 from service.exchange.rejection import EnvelopeRejected
 from service.exchange.schemas import EnvelopePayload
@@ -91,7 +91,7 @@ def step_5_known_sender(inbox, m: Inbound) -> None:
     """5. The kid is a signing key in an imported partner directory (stops unknown senders, revoked officials)."""
     m.sender_key = m.directory.partner_keys.get(m.sender_kid)
     if m.sender_key is None or m.sender_key["use"] != "sig":
-        raise EnvelopeRejected(5, "unknown-sender", f"no partner signing key {m.sender_kid!r} in the directory")
+        raise EnvelopeRejected(5, "unknown-sender", f"no partner signing key {m.sender_kid} in the directory")
 
 
 def step_6_signature(inbox, m: Inbound) -> None:
@@ -109,7 +109,7 @@ def step_7_payload_shape(inbox, m: Inbound) -> None:
     except ValidationError as error:
         first = error.errors()[0]
         claimed_id = m.claims.get("id")
-        raise EnvelopeRejected(7, "malformed-payload", f"{'.'.join(map(str, first['loc']))}: {first['msg']}",
+        raise EnvelopeRejected(7, "malformed-payload", f"{'.'.join(map(str, first['loc']))}: {as_prose(first['msg'])}",
                                envelope_id=claimed_id if isinstance(claimed_id, str) else None) from None
 
 

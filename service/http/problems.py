@@ -8,7 +8,8 @@ for treaty rules, the article.
 from __future__ import annotations
 
 import logging
-from typing import Any
+import re
+from typing import Any, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from adapters.store import store_busy
 from adapters.store_faults import StoreUnavailable, StoreWaitExceeded, store_unavailable
 from domain.errors import (
+    as_prose,
     ConcurrentUpdate,
     DomainError,
     IllegalTransition,
@@ -46,15 +48,29 @@ STATUS = {
 }
 
 
-def problem(status: int, code: str, title: str, detail: str, request: Request, **extra: Any) -> JSONResponse:
+# Called with every problem body this node answers (the test suite checks each reads as prose).
+WATCHERS: list[Callable[[dict], None]] = []
+# What Python's repr() leaves in a message: None, empty containers, quoted internals ('x', ['a']).
+PYTHON_REPR = re.compile(r"\bNone\b|\[\]|\{\}|[\[{(]'|(?<![A-Za-z])'[^'\n]*'(?![A-Za-z])")
+
+
+def python_repr_in(body: dict) -> list[str]:
+    """The texts of a problem (its detail, its errors' reasons) that show a Python representation."""
+    texts = [str(body.get("detail", ""))] + [str(e.get("reason", "")) for e in body.get("errors") or []]
+    return [text for text in texts if PYTHON_REPR.search(text)]
+
+
+def problem(status: int, problem_type: str, title: str, detail: str, request: Request, **extra: Any) -> JSONResponse:
     body = {
-        "type": f"urn:cmaa:problem:{code}",
+        "type": f"urn:cmaa:problem:{problem_type}",
         "title": title,
         "status": status,
         "detail": detail,
         "instance": request.url.path,
     }
     body.update({k: v for k, v in extra.items() if v is not None})
+    for watch in WATCHERS:
+        watch(body)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -83,7 +99,7 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
     errors = []
     for error in exc.errors():
         location = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
-        errors.append({"field": ".".join(location) or "body", "reason": error.get("msg", "invalid")})
+        errors.append({"field": ".".join(location) or "body", "reason": as_prose(error.get("msg", "invalid"))})
     first = errors[0] if errors else {"field": "body", "reason": "invalid"}
     return problem(422, "validation-error", "Invalid request",
                    f"{first['field']}: {first['reason']}", request, field=first["field"], errors=errors)

@@ -144,11 +144,14 @@ class Reply(Strict):
 
 class Refusal(Strict):
     grounds: list[Short] = Field(min_length=1, max_length=10)
-    reasons: Text
+    # Required: checked with the case so that a refusal without reasons is told its article
+    # (JP-NO Art. 12(3), 14(5)), not only that a field is missing.
+    reasons: Text | None = Field(None, description="Required: the reasons, sent to the requester "
+                                                   "(JP-NO Art. 12(3), 14(5); Nordic Art. 8(2))")
 
 
 class Postponement(Strict):
-    reasons: Text
+    reasons: Text | None = Field(None, description="Required: the reasons, sent to the requester (JP-NO Art. 14(5))")
     until: date | None = None
 
 

@@ -96,3 +96,13 @@ def test_replay_as_of_is_a_state_the_store_held_never_a_later_event_with_an_earl
     assert then["case"]["status"] == "received"
     bound = replay(api, who, case_id, as_of=(start + timedelta(seconds=10)).isoformat())
     assert [e["event"] for e in bound["events"]] == ["RequestReceived", "RequestAcknowledged", "RequestForwarded"]
+
+
+def test_a_received_request_closed_unanswered_is_a_finding(api, who, node, clock):
+    """A store written before the rule (or edited): replay names the missing refusal with reasons."""
+    case_id = api.post("/cases/received", json=received_request(), headers=who.official).json()["id"]
+    case = node.store.load(UUID(case_id))
+    case._closed(by={"administration": "NO", "official": "no-hansen"}, at=clock.now(), reason="no capacity")
+    node.store.commit(case)
+    rules = {f["rule"]: f["article"] for f in replay(api, who, case_id)["findings"]}
+    assert rules == {"closed-without-answer": "JP-NO Art. 12(3), 14(5)"}

@@ -284,3 +284,29 @@ def test_a_command_racing_another_write_is_run_again_on_the_new_state(api, who, 
     response = api.post(f"/cases/{case_id}/replies", headers=who.official, json={"items": [item()]})
     assert response.status_code == 200, response.text
     assert [e["event"] for e in history(api, who, case_id)][-2:] == ["EnvelopeDelivered", "InformationProvided"]
+
+
+def test_an_unanswered_received_request_is_not_closed_without_a_refusal_with_reasons(api, who):
+    """JP-NO Art. 12(3), 14(5): the requester is told why; closing in silence is refused."""
+    case_id = acknowledged_case(api, who)
+    response = api.post(f"/cases/{case_id}/closure", headers=who.official, json={"reason": "No capacity"})
+    assert response.status_code == 409, response.text
+    assert response.json()["article"] == "JP-NO Art. 12(3), 14(5)"
+    assert "acknowledged" in response.json()["detail"] and "closure" in response.json()["detail"]
+    assert [e["event"] for e in history(api, who, case_id)] == ["RequestReceived", "RequestAcknowledged"]
+    api.post(f"/cases/{case_id}/refusal", headers=who.official,
+             json={"grounds": ["public_policy"], "reasons": "Contrary to public policy"})
+    closed = api.post(f"/cases/{case_id}/closure", headers=who.official, json={"reason": "Refused"})
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+
+
+def test_a_refusal_or_postponement_without_reasons_is_told_its_article(api, who):
+    """JP-NO Art. 12(3), 14(5): reasons are owed to the requester; the problem says so, not just 'missing'."""
+    case_id = acknowledged_case(api, who)
+    for body in ({"grounds": ["public_policy"]}, {"grounds": ["public_policy"], "reasons": "  "}):
+        response = api.post(f"/cases/{case_id}/refusal", headers=who.official, json=body)
+        assert response.status_code == 422, response.text
+        assert (response.json()["field"], response.json()["article"]) == ("reasons", "JP-NO Art. 12(3), 14(5)")
+    response = api.post(f"/cases/{case_id}/postponement", headers=who.official, json={})
+    assert (response.status_code, response.json()["article"]) == (422, "JP-NO Art. 14(5)")
+    assert [e["event"] for e in history(api, who, case_id)] == ["RequestReceived", "RequestAcknowledged"]

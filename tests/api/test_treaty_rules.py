@@ -113,3 +113,20 @@ def test_nordic_recovery_request_through_the_api_refused_below_the_minimum(api, 
     made = api.post("/cases", json=body, headers=who.official)
     assert made.status_code == 201, made.text
     assert made.json()["content"]["recovery"]["amount"] == "25000.00"
+
+
+def test_a_termination_in_effect_cannot_be_withdrawn(api, who, clock):
+    """JP-NO Art. 19(1): a notified termination takes effect after three months; after that it stands."""
+    notified = {"termination_notified_on": "2026-10-01"}
+    assert api.put("/agreements/jp-no-2016/period", headers=who.operator, json=notified).status_code == 200
+    # Before it takes effect (2027-01-01) the notice may still be withdrawn...
+    assert api.put("/agreements/jp-no-2016/period", headers=who.operator,
+                   json={"termination_notified_on": None}).status_code == 200
+    assert api.put("/agreements/jp-no-2016/period", headers=who.operator, json=notified).status_code == 200
+    clock.advance(days=45)  # 2027-01-06: in effect
+    for change in ({"termination_notified_on": None}, {"termination_notified_on": "2026-12-01"}):
+        response = api.put("/agreements/jp-no-2016/period", headers=who.operator, json=change)
+        assert response.status_code == 409, response.text
+        assert response.json()["article"] == "JP-NO Art. 19(1)"
+    [jp_no] = [a for a in api.get("/agreements", headers=who.operator).json()["data"] if a["id"] == "jp-no-2016"]
+    assert jp_no["terminated_from"] == "2027-01-01"

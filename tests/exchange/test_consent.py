@@ -226,3 +226,18 @@ def _no_enc(no):
     kid = directory.current_key("no-hansen", "enc", no.node.clock.now())
     return {kid: directory.keys[kid]["jwk"]}
 
+
+
+def test_a_grant_that_would_already_have_expired_is_refused(nodes):
+    no, jp = nodes
+    case_id, theirs, item_id = replied_case(no, jp)
+    consent_id = ask_consent(no, case_id, item_id)
+    no.deliver()
+    past = jp.api.post(f"/cases/{theirs}/consents/{consent_id}/grant", headers=jp.official,
+                       json={"expires_on": "2026-11-21"})  # the day before the clock's today
+    assert past.status_code == 422, past.text
+    assert (past.json()["field"], past.json()["article"]) == ("expires_on", "JP-NO Art. 7(2)")
+    assert jp.api.get(f"/cases/{theirs}", headers=jp.official).json()["consents"][consent_id]["status"] == "requested"
+    today = jp.api.post(f"/cases/{theirs}/consents/{consent_id}/grant", headers=jp.official,
+                        json={"expires_on": "2026-11-22"})
+    assert today.status_code == 200, today.text

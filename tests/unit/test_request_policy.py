@@ -43,11 +43,16 @@ def test_a_non_party_is_refused():
     assert refused.value.article == "JP-NO Art. 2(1)"
 
 
-def test_nordic_accepts_the_parties_own_languages_but_not_english():
-    assert check("nordic-1981", "NO", "SE", language="sv") == "Nordic Art. 4"
+def test_nordic_sets_no_language_so_none_is_refused():
+    """The Nordic text has no language rule (Art. 6(1) is about form); the node invents no refusal."""
+    for language in ("sv", "en", "de"):
+        assert check("nordic-1981", "NO", "SE", language=language) == "Nordic Art. 4"
+
+
+def test_jp_no_still_refuses_a_language_its_text_does_not_allow():
     with pytest.raises(TreatyRuleViolation) as refused:
-        check("nordic-1981", "NO", "SE", language="en")
-    assert refused.value.article == "Nordic Art. 6(1)"
+        check("jp-no-2016", "NO", "JP", language="de")
+    assert refused.value.article.startswith("JP-NO Art. 11")
 
 
 def test_nordic_requires_fewer_elements_than_jp_no():
@@ -101,6 +106,7 @@ def test_nordic_recovery_of_a_claim_passes_when_complete():
 
 @pytest.mark.parametrize("overrides,article,field", [
     ({"amount": "100.00"}, "Nordic Art. 10(2)", "recovery.amount"),
+    ({"amount": "1500"}, "Nordic Art. 10(2)", "recovery.amount"),  # equal is not "overstige" (exceed)
     ({"currency": "USD"}, "Nordic Art. 10(2)", "recovery.currency"),
     ({"not_recoverable_at_home": False}, "Nordic Art. 10(2)", "recovery.not_recoverable_at_home"),
     ({"enforceable": False}, "Nordic Art. 10(3)", "recovery.enforcement_title"),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, status
 
+from domain.case_states import PROVIDING, RECEIVING, REQUESTED, REQUESTING, STATES
 from service.http.deps import NodeDep, Purpose
 from service.http.roles import Official, Reader
 from service.http.schemas import (
@@ -27,6 +28,8 @@ from service.http.schemas import (
 from service.http.views import case_public, event_public
 
 router = APIRouter(prefix="/cases", tags=["cases"])
+Side = Literal[REQUESTING, REQUESTED, PROVIDING, RECEIVING]
+Status = Literal[tuple(sorted({state for states in STATES.values() for state in states}))]
 CaseId = Annotated[UUID, "the case id"]
 CREATED = {"status_code": status.HTTP_201_CREATED, "response_model": CasePublic}
 
@@ -69,10 +72,21 @@ def provide_spontaneous_assistance(body: SpontaneousAssistanceCreate, node: Node
 def list_cases(node: NodeDep, who: Reader,
                after: Annotated[int, Query(ge=0, le=2**62)] = 0,
                limit: Annotated[int, Query(ge=1, le=500)] = 50,
-               overdue_confirmation: bool = False, purpose: Purpose = None) -> CasesPublic:
-    """Cases in the order they were opened. ``overdue_confirmation`` lists oral requests whose
-    written confirmation is overdue (JP-NO Art. 11(3))."""
-    cases, cursor = node.cases.list(who, after=after, limit=limit, overdue_only=overdue_confirmation)
+               overdue_confirmation: bool = False, purpose: Purpose = None,
+               side: Annotated[Side | None, Query(description="The side this node holds")] = None,
+               kind: Annotated[str | None, Query(max_length=64, description="The kind of assistance")] = None,
+               partner: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$",
+                                                    description="The partner administration")] = None,
+               status: Annotated[Status | None, Query(description="The case's status now")] = None,
+               agreement: Annotated[str | None, Query(max_length=64, description="The agreement's id")] = None,
+               ) -> CasesPublic:
+    """Every case this node holds — requested, received, given or received spontaneously — in the
+    order they were opened, filtered by ``side``, ``kind``, ``partner``, ``status`` and ``agreement``.
+    ``overdue_confirmation`` lists oral requests whose written confirmation is overdue (JP-NO Art. 11(3))."""
+    filters = {"side": side, "kind": kind, "partner_administration": partner, "status": status,
+               "agreement": agreement}
+    cases, cursor = node.cases.list(who, after=after, limit=limit, overdue_only=overdue_confirmation,
+                                    filters={k: v for k, v in filters.items() if v is not None})
     return CasesPublic(data=[_read(node, who, c, "list cases", purpose) for c in cases], count=len(cases),
                        next_after=cursor)
 

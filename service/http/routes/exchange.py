@@ -7,14 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from adapters import jose
 from service.http.deps import NodeDep
 from service.http.roles import Operator
 from service.exchange.rejection import EnvelopeRejected
-from service.http.problems import PROBLEM_JSON
+from service.http.problems import problem
 from service.http.schemas import AdminCode, Strict
 
 router = APIRouter(prefix="/exchange", tags=["exchange"])
@@ -69,12 +69,9 @@ async def deliver_envelope(request: Request, node: NodeDep):
         log.info("envelope rejected", extra={"envelope_id": rejection.envelope_id, "step": rejection.step,
                                              "code": rejection.code})
         signed = node.exchange.sign_rejection(rejection, jose.sha256_hex(raw))
-        body = {"type": f"urn:cmaa:problem:envelope-{rejection.code}", "title": "Envelope rejected",
-                "status": rejection.status, "detail": str(rejection), "step": rejection.step,
-                "code": rejection.code, "envelope_id": rejection.envelope_id, "article": rejection.article,
-                "signed_rejection": signed, "instance": request.url.path}
-        return JSONResponse({k: v for k, v in body.items() if v is not None}, status_code=rejection.status,
-                            media_type=PROBLEM_JSON)
+        return problem(rejection.status, f"envelope-{rejection.code}", "Envelope rejected", str(rejection), request,
+                       step=rejection.step, code=rejection.code, envelope_id=rejection.envelope_id,
+                       article=rejection.article, signed_rejection=signed)
     node.metrics.inbound.labels("accepted").inc()
     _, claims = jose.unverified_header_and_payload(receipt)  # our own receipt, just signed
     log.info("envelope accepted; receipt signed", extra={"envelope_id": claims.get("envelope_id"),

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import Depends, Request
 
 from domain.case import REQUESTED, REQUESTING
+from domain.case_states import ACKNOWLEDGEMENT, FINAL_REPLY, INTERIM_REPLY, OWN, POSTPONEMENT, REFUSAL, TABLE
 from domain.errors import DomainError
 from service.console.forms import lines, rule_errors, validate, words
 from service.console.web import Ctx, holding, redirect, render, router
@@ -126,18 +127,19 @@ def case_page(case_id: UUID, request: Request, ctx: Ctx = Depends(READER_PAGE)):
                   grounds=sorted(profile.raw["refusal_grounds"]))
 
 
+CONSOLE_STEPS = {ACKNOWLEDGEMENT: "acknowledge", REFUSAL: "refuse", FINAL_REPLY: "reply", INTERIM_REPLY: "reply",
+                 POSTPONEMENT: "postpone"}
+
+
 def _actions(case, ctx: Ctx) -> set[str]:
     if "official" not in ctx.who.roles:
         return set()
     status, side = case.status, case.side
     can: set[str] = set()
     if side == REQUESTED:
-        if status == "received":
-            can |= {"acknowledge", "refuse"}
-        if status in ("acknowledged", "postponed", "in_consultation", "replying"):
-            can |= {"reply", "refuse"} if status != "replying" else {"reply"}
-        if status in ("acknowledged", "in_consultation"):
-            can.add("postpone")
+        # The steps the case's state table (domain/case_states.py) allows this node's officials now.
+        can |= {action for step, action in CONSOLE_STEPS.items()
+                if TABLE[side][step].by == OWN and status in TABLE[side][step].moves}
         if any(c["status"] == "requested" for c in case.consents.values()):
             can.add("answer_consent")
     if side == REQUESTING and case.items:

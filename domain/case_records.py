@@ -29,11 +29,25 @@ class CaseRecords(CaseRules):
         self.deliveries[envelope_id] = {"kind": kind, "status": "delivered", "at": at}
 
     def record_rejection(self, *, envelope_id: str, kind: str, step: int | None, code: str, reason: str,
-                         signed_rejection: str | None, at: datetime) -> None:
+                         signed_rejection: str | None, at: datetime, body: dict | None = None) -> None:
+        """The partner refused one of our envelopes (its signed rejection kept). A consent answer it refused
+        never reached it: the consent is open again and can be answered anew once the cause is fixed."""
         if envelope_id in self.deliveries:
             return
         self._envelope_rejected(envelope_id=envelope_id, kind=kind, step=step, code=code, reason=reason,
                                 signed_rejection=signed_rejection, at=at)
+        consent_id = (body or {}).get("consent_id")
+        if kind in ("consent_grant", "consent_denial") and \
+                self.consents.get(consent_id, {}).get("status") in ("granted", "denied"):
+            self._consent_answer_returned(consent_id=consent_id, envelope_id=envelope_id, code=code, reason=reason,
+                                          at=at)
+
+    @event("ConsentAnswerReturned")
+    def _consent_answer_returned(self, consent_id: str, envelope_id: str, code: str, reason: str,
+                                 at: datetime) -> None:
+        consent = self.consents[consent_id]
+        returned = {"answer": consent["status"], "envelope_id": envelope_id, "code": code, "reason": reason, "at": at}
+        consent.update(status="requested", returned=[*consent.get("returned", []), returned])
 
     @event("EnvelopeRejected")
     def _envelope_rejected(self, envelope_id: str, kind: str, step: int | None, code: str, reason: str,

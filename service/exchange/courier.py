@@ -158,9 +158,11 @@ class Courier:
             return self._retry(row, "HTTP 429: partner rate limit", "rate-limited", delay_ms=delay)
         if claims is None or claims.get("code") == "concurrent-update" or response.status_code >= 500:
             return self._retry(row, f"HTTP {response.status_code}", f"http-{response.status_code}")
+        # The refused step's body, for the case to reopen what it answered (consents carry no personal data).
+        body = json.loads(row["payload"]).get("body") if row["kind"] in ("consent_grant", "consent_denial") else None
         self._on_case(row, lambda case: case.record_rejection(
             envelope_id=row["envelope_id"], kind=row["kind"], step=claims.get("step"), code=claims.get("code", ""),
-            reason=claims.get("reason", ""), signed_rejection=signed, at=self.clock.now()),
+            reason=claims.get("reason", ""), signed_rejection=signed, at=self.clock.now(), body=body),
             outcome_update(row["envelope_id"], rejection=claims))
         self._count(row, "rejected")
         if self.metrics is not None:

@@ -241,3 +241,36 @@ def test_a_grant_that_would_already_have_expired_is_refused(nodes):
     today = jp.api.post(f"/cases/{theirs}/consents/{consent_id}/grant", headers=jp.official,
                         json={"expires_on": "2026-11-22"})
     assert today.status_code == 200, today.text
+
+
+def test_a_grant_the_partner_rejected_shows_so_and_can_be_made_again(nodes):
+    """An official designated after the partner imported our directory is unknown there: its grant is
+    rejected. Our case says so (the partner's signed rejection and reason) and the consent is open again;
+    once the partner has our current directory the grant is made again and reaches it."""
+    from tests.exchange_helpers import bearer, introduce
+
+    no, jp = nodes
+    case_id, theirs, item_id = replied_case(no, jp)
+    consent_id = ask_consent(no, case_id, item_id)
+    no.deliver()
+    jp.node.designate_official(by="test", official_id="jp-sato", name="Sato", roles=["official"])
+    sato = bearer(jp.node.directory.issue_credential(by="test", official_id="jp-sato"))
+
+    grant = {"conditions": ["Only the summary"]}
+    assert jp.api.post(f"/cases/{theirs}/consents/{consent_id}/grant", headers=sato, json=grant).status_code == 200
+    jp.deliver()
+    mine = jp.api.get(f"/cases/{theirs}", headers=jp.official).json()
+    [rejected] = [d for d in mine["deliveries"] if d["kind"] == "consent_grant"]
+    assert rejected["status"] == "rejected" and rejected["reason"]
+    consent = mine["consents"][consent_id]
+    assert consent["status"] == "requested"
+    assert consent["returned"][0]["answer"] == "granted" and consent["returned"][0]["code"] == rejected["code"]
+    assert "ConsentAnswerReturned" in events(jp, theirs)
+    assert no.api.get(f"/cases/{case_id}", headers=no.official).json()["consents"][consent_id]["status"] == "requested"
+
+    jp.node.clock.advance(minutes=1)
+    introduce(no.node, jp.node)  # Norway imports Japan's current directory
+    assert jp.api.post(f"/cases/{theirs}/consents/{consent_id}/grant", headers=sato, json=grant).status_code == 200
+    jp.deliver()
+    assert jp.api.get(f"/cases/{theirs}", headers=jp.official).json()["consents"][consent_id]["status"] == "granted"
+    assert no.api.get(f"/cases/{case_id}", headers=no.official).json()["consents"][consent_id]["status"] == "granted"

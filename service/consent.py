@@ -6,12 +6,14 @@ with the envelope it causes in one transaction, re-run on a concurrent write.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 from uuid import UUID
 
 from domain.case import AssistanceCase
+from domain.errors import IllegalTransition
 from domain.disclosure import DisclosureRefused, DisclosureRequest, check_disclosure, consent_article, tighten
 from service.cases import CaseService
 from domain.personal_data import ARTICLE as PD_ARTICLE
@@ -70,6 +72,7 @@ class ConsentService:
             now = self.clock.now()
             data = asdict(request) | {"items": list(request.items)}
             self._require_unrestricted(case, request.items)
+            self._require_notice_delivered(case, profile, request)
             try:
                 articles = check_disclosure(profile, case.items_by_id, case.consents, case.notices, request,
                                             now.date())
@@ -88,6 +91,26 @@ class ConsentService:
         if refused:
             raise refused[0]
         return case
+
+    def _require_notice_delivered(self, case, profile, request: DisclosureRequest) -> None:
+        """JP-NO Art. 14(1): advance notice is notice *before*: the provider must hold it, i.e. the notice's
+        envelope has our stored signed receipt. A notice given outside the exchange (no envelope) stands."""
+        if request.basis != "legal_obligation" or not request.advance_notice_id:
+            return
+        article = profile.cite(profile.raw["disclosure"]["legal_obligation"]["article"])
+        for row in self.cases.store.exchange.for_case(str(case.id)):
+            if row["kind"] != "advance_notice" or \
+                    json.loads(row["payload"]).get("body", {}).get("notice_id") != request.advance_notice_id:
+                continue
+            if row["status"] == "pending":
+                raise IllegalTransition(
+                    f"advance notice {request.advance_notice_id} is in transit: {case.partner_administration} has not "
+                    "received it yet (no signed receipt); disclose once it is delivered", article=article,
+                    field="advance_notice_id")
+            if row["status"] != "delivered":
+                raise IllegalTransition(
+                    f"advance notice {request.advance_notice_id} was rejected by {case.partner_administration}; give "
+                    "a new advance notice", article=article, field="advance_notice_id")
 
     def _require_unrestricted(self, case, item_ids) -> None:
         """JP-NO Art. 9(2): no disclosure of personal data whose processing the DPO restricted."""

@@ -150,6 +150,12 @@ def test_mandated_disclosure_needs_advance_notice_which_reaches_the_provider_fir
     noticed = no.api.post(f"/cases/{case_id}/advance-notices", headers=no.official, json={
         "items": [item_id], "recipient_authority": POLICE, "legal_provision": "Offentleglova s. 3"})
     notice_id = next(iter(noticed.json()["notices"]))
+    # JP-NO Art. 14(1): "advance" means before: while the notice is in transit the disclosure waits.
+    before = no.node.store.recorder.max_notification_id()
+    waiting = disclose(no, case_id, item_id, advance_notice_id=notice_id, **mandated)
+    assert waiting.status_code == 409, waiting.text
+    assert waiting.json()["article"] == "JP-NO Art. 14(1)" and "in transit" in waiting.json()["detail"]
+    assert no.node.store.recorder.max_notification_id() == before
     no.deliver()
     assert jp.api.get(f"/cases/{theirs}", headers=jp.official).json()["notices"][notice_id]["kind"] == "advance_notice"
     assert disclose(no, case_id, item_id, advance_notice_id=notice_id, **mandated).status_code == 201

@@ -143,7 +143,8 @@ def _require_consent(profile: AgreementProfile, consents: dict[str, dict], reque
         return DisclosureRefused(reason, article=article, field="consent_id")
 
     if not request.consent_id:
-        raise refuse("a disclosure or use on the basis of consent names the consent (consent_id)")
+        raise refuse("a disclosure or use on the basis of consent names the provider's consent it rests on "
+                     "(consent_id); none was named")
     consent = consents.get(request.consent_id)
     if consent is None:
         raise refuse(f"no consent {request.consent_id} in this case")

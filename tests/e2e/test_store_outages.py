@@ -27,7 +27,8 @@ from tests.servers import NodeProcess, _settings, cli_env, free_port
 from tests.tcp_proxy import TcpProxy
 
 CLIENTS = 4
-BEFORE, OUTAGE, AFTER = 2.0, 4.0, 3.0  # seconds of traffic around the fault
+BEFORE, OUTAGE, AFTER = 2.0, 4.0, 4.0  # seconds of traffic around the fault
+RECOVERY = 20.0  # the longest wait for the first successful write after the store is back
 
 
 class Traffic:
@@ -136,6 +137,12 @@ def _run(node: NodeProcess, token: str, tag: str, cut, restore, capsys) -> None:
     time.sleep(OUTAGE)
     restored_at = time.monotonic()
     restore()
+    # Traffic goes on AFTER seconds past the first write that succeeds again (within RECOVERY), so the
+    # /readyz answers after recovery are there to check however long the store took to come back.
+    deadline = restored_at + RECOVERY
+    while time.monotonic() < deadline and not any(
+            status == 201 and t >= restored_at for t, status, _ in list(traffic.answers)):
+        time.sleep(0.1)
     time.sleep(AFTER)
     traffic.finish()
 

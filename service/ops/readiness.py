@@ -73,12 +73,15 @@ def store_probe(store) -> Callable[[], tuple[bool, str]]:
         path = url.database or ""
         name = f"SQLite {path}"
 
+        last = [True]  # the last definite answer: a busy store is judged by it, not assumed writable
+
         def probe() -> tuple[bool, str]:
             if path == ":memory:":
                 return True, name
             try:
                 connection = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=0, isolation_level=None)
             except sqlite3.Error as error:
+                last[0] = False
                 return False, f"{name}: cannot open ({error})"
             try:
                 # A real, tiny commit: taking the write lock alone succeeds on a file that cannot be
@@ -87,10 +90,14 @@ def store_probe(store) -> Callable[[], tuple[bool, str]]:
                 connection.execute("INSERT OR REPLACE INTO cmaa_readiness VALUES (1, ?)", (time.time(),))
             except sqlite3.OperationalError as error:
                 if "locked" in str(error):
-                    return True, f"{name}: writable (busy with another writer)"
+                    # Another writer holds the lock: this probe cannot tell; the last one that could says.
+                    state = "writable" if last[0] else "could not write at the last check"
+                    return last[0], f"{name}: busy with another writer; {state}"
+                last[0] = False
                 return False, f"{name}: cannot write ({error})"
             finally:
                 connection.close()
+            last[0] = True
             store.gate.succeeded()
             return True, f"{name}: writable"
         probe.subject = name

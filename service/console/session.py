@@ -57,6 +57,14 @@ class Sessions:
             session.seen = now
             return session
 
+    def from_cookie_header(self, raw: bytes) -> Session | None:
+        """The live session a raw ``Cookie`` header names (for middleware that runs before the page)."""
+        for part in raw.decode("latin-1").split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == COOKIE:
+                return self.get(value)
+        return None
+
     def drop(self, session_id: str | None) -> None:
         with self._lock:
             self._sessions.pop(session_id or "", None)

@@ -22,7 +22,7 @@ PAGE, FORM = holding("official")
 def _check(ctx: Ctx, request: Request, case_id: UUID, verb: str, consequence: str, answers: list, button: str,
            warning: bool = False):
     """GOV.UK's check-your-answers: the form's values shown, re-posted with ``confirmed=yes``."""
-    hidden = [(k, v) for k, v in ctx.form.items() if k not in ("csrf", "confirmed") and not isinstance(v, list)]
+    hidden = [(k, v) for k, v in ctx.form.items() if k not in ("csrf", "confirmed", "idempotency_key") and not isinstance(v, list)]
     hidden += [(k, item) for k, v in ctx.form.items() if isinstance(v, list) for item in v]
     return render(ctx, request, "check.html", verb=verb, consequence=consequence, answers=answers, button=button,
                   warning=warning, hidden=hidden, action=str(request.url.path),

@@ -55,6 +55,7 @@ def when_ms(value: Any) -> str:
 
 
 templates.env.filters.update(show=show, when_ms=when_ms)
+templates.env.globals["new_idempotency_key"] = lambda: secrets.token_urlsafe(16)  # one per form rendered
 # No inline script or style, nothing from elsewhere: the console works on a network with no internet.
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; script-src 'none'; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")

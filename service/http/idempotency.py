@@ -14,6 +14,11 @@ open a second case. Every ``POST`` with a bearer credential may carry ``Idempote
   process died in between): ``409 idempotency-key-committed`` — it is never run twice; the
   write being committed is recorded in the write's own transaction (``EventStore.commit``).
 
+The console's forms carry the key as a hidden ``idempotency_key`` field, fresh for every page
+rendered (``service/console/templates/_macros.html``), scoped to the credential the signed-in
+session holds: a form sent twice (a double click, a browser's resend after a timeout) is carried
+out once and the second answer is the first one's.
+
 Responses that invite a retry and changed nothing (401, 408, 409, 429, 5xx) are not recorded:
 the key is freed and the retry runs. Keys are kept ``CMAA_IDEMPOTENCY_RETENTION_HOURS``
 (default 24) in the node's store (``adapters/idempotency_keys.py``), per credential (each
@@ -25,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from urllib.parse import parse_qs
 
 import anyio.to_thread
 
@@ -37,6 +43,8 @@ KEY = re.compile(r'^"?([\x21\x23-\x7e]{1,255})"?$')
 RETRY_STATUSES = {401, 408, 409, 429}
 KEPT_HEADERS = {b"content-type", b"location", b"retry-after"}
 STALE_PENDING_SECONDS = 120.0
+CONSOLE_PREFIX = "/console/"
+FORM_FIELD = "idempotency_key"
 
 
 class Idempotency:
@@ -51,8 +59,17 @@ class Idempotency:
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or ())
         raw_key, credential = headers.get(HEADER), headers.get(b"authorization")
-        if raw_key is None or credential is None:
+        if credential is None and scope["path"].startswith(CONSOLE_PREFIX):
+            body = await _read_body(receive)
+            if body is None:
+                return
+            raw_key, credential = _console_key(scope, headers, body)
+            if raw_key is None or credential is None:  # the page answers (sign in again, CSRF, ...)
+                return await self.app(scope, _replaying(body, receive), send)
+        elif raw_key is None or credential is None:
             return await self.app(scope, receive, send)
+        else:
+            body = None
         match = KEY.match(raw_key.decode("latin-1"))
         if not match:
             return await _problem(send, scope, 400, "invalid-idempotency-key", "Invalid Idempotency-Key",
@@ -60,13 +77,10 @@ class Idempotency:
                                   '"8e03978e-40d5-43e8-bc93-6894a57f9324"')
         key = match.group(1)
         principal = hashlib.sha256(credential).hexdigest()[:32]
-        body, more = b"", True
-        while more:  # the body is small (CMAA_MAX_BODY_BYTES, enforced outside this middleware)
-            message = await receive()
-            if message["type"] != "http.request":
+        if body is None:  # small: CMAA_MAX_BODY_BYTES is enforced outside this middleware
+            body = await _read_body(receive)
+            if body is None:
                 return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
         fingerprint = hashlib.sha256(b"\n".join([scope["method"].encode(), scope["path"].encode(),
                                                  scope.get("query_string", b""), body])).hexdigest()
         def claim():
@@ -91,18 +105,10 @@ class Idempotency:
         if held is not None:
             return await self._answer_held(scope, send, held, fingerprint)
         self.abandoned.pop((principal, key), None)
-        await self._run(scope, body, send, principal, key, claimed)
+        await self._run(scope, receive, body, send, principal, key, claimed)
 
-    async def _run(self, scope, body: bytes, send, principal: str, key: str, claimed: str):
-        delivered = False
-
-        async def replay_receive():
-            nonlocal delivered
-            if delivered:
-                return {"type": "http.disconnect"}
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
+    async def _run(self, scope, receive, body: bytes, send, principal: str, key: str, claimed: str):
+        replay_receive = _replaying(body, receive)
         start, chunks = {}, []
 
         async def capture(message):
@@ -122,7 +128,7 @@ class Idempotency:
         status = start.get("status", 500)
         response = b"".join(chunks)
         try:
-            if status < 500 and status not in RETRY_STATUSES:
+            if _kept(scope, status):
                 kept = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start.get("headers", [])
                         if k.lower() in KEPT_HEADERS]
                 await anyio.to_thread.run_sync(self.keys.answer, principal, key, status, kept, response)
@@ -169,3 +175,56 @@ async def _problem(send, scope, status: int, code: str, title: str, detail: str,
         headers.append((b"retry-after", str(retry_after).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})
+
+
+def _kept(scope, status: int) -> bool:
+    """Whether this answer is recorded for replay. A console form's only when it carried out a
+    change (its redirect): a page it answers with may show personal data or a credential, which
+    must not rest in the key's record; a page with errors changed nothing, so the retry runs."""
+    if scope["path"].startswith(CONSOLE_PREFIX) and not _bearer(scope):
+        return 300 <= status < 400
+    return status < 500 and status not in RETRY_STATUSES
+
+
+def _bearer(scope) -> bool:
+    return any(k == b"authorization" for k, _ in scope.get("headers") or ())
+
+
+async def _read_body(receive) -> bytes | None:
+    """The whole request body, or None if the client went away first."""
+    body, more = b"", True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    return body
+
+
+def _replaying(body: bytes, receive):
+    """The body already read, then the connection's own messages (a streamed answer waits on them
+    for the client's disconnect: a made-up disconnect would cut it short)."""
+    delivered = False
+
+    async def replay():
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+def _console_key(scope, headers: dict, body: bytes) -> tuple[bytes | None, bytes | None]:
+    """A console form's ``idempotency_key`` and the credential its session holds (None if either is missing)."""
+    if not headers.get(b"content-type", b"").startswith(b"application/x-www-form-urlencoded"):
+        return None, None
+    keys = parse_qs(body.decode("latin-1")).get(FORM_FIELD) or [None]
+    sessions = getattr(getattr(scope.get("app"), "state", None), "console_sessions", None)
+    session = sessions.from_cookie_header(headers.get(b"cookie", b"")) if sessions is not None else None
+    if keys[0] is None or session is None:
+        return None, None
+    return keys[0].encode("latin-1"), b"Bearer " + session.token.encode()
+

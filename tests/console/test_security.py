@@ -181,3 +181,50 @@ def test_a_session_ends_when_unused_for_its_idle_time_or_past_its_lifetime(node)
         setattr(session, field, getattr(session, field) - age - 1)  # as if that long had passed
         response = api.get("/console/cases", follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"] == "/console/sign-in", field
+
+
+KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
+
+
+def test_a_form_sent_twice_is_carried_out_once(node):
+    """A double click or a browser's resend after a timeout: one case, the second answer is the first's."""
+    api = client(node)
+    csrf = sign_in(api, node.officials.official)
+    page = api.get("/console/cases/new").text
+    key = KEY.search(page).group(1)
+    assert KEY.search(api.get("/console/cases/new").text).group(1) != key  # fresh for every form rendered
+    content = jp_no_request()["content"]
+    form = {"csrf": csrf, "idempotency_key": key, "agreement": "jp-no-2016", "partner_administration": "JP",
+            "kind": "information", "language": "en", "channel": "written", "addressed_to": "jp-tanaka",
+            "action_requested": content["action_requested"], "reason": content["reason"],
+            "case_description": content["case_description"], "laws_involved": content["laws_involved"][0],
+            "target_kind": "legal", "target_name": "Nordlys Import AS"}
+    first = api.post("/console/cases/new", data=form, follow_redirects=False)
+    again = api.post("/console/cases/new", data=form, follow_redirects=False)
+    assert first.status_code == again.status_code == 303
+    assert again.headers["location"] == first.headers["location"] and again.headers["idempotent-replayed"] == "true"
+    cases = api.get("/cases", headers=node.officials.official).json()["data"]
+    assert len(cases) == 1 and first.headers["location"].endswith(cases[0]["id"])
+    # The same key for a different form is refused; another official's session does not share the key.
+    changed = api.post("/console/cases/new", data={**form, "reason": "Another reason"}, follow_redirects=False)
+    assert changed.status_code == 422 and changed.json()["type"].endswith("idempotency-key-reused")
+    colleague = client(node)
+    colleague_csrf = sign_in(colleague, node.officials.colleague)
+    other = colleague.post("/console/cases/new", data={**form, "csrf": colleague_csrf}, follow_redirects=False)
+    assert other.status_code == 303 and other.headers["location"] != first.headers["location"]
+    # A page with errors changed nothing and is not kept (it may show what was typed): the retry runs.
+    bad = {**form, "idempotency_key": KEY.search(api.get("/console/cases/new").text).group(1), "language": "xx"}
+    for _ in range(2):
+        refused = api.post("/console/cases/new", data=bad, follow_redirects=False)
+        assert refused.status_code == 422 and "idempotent-replayed" not in refused.headers
+    # Searches, reports and verifications change nothing: they carry no key (and nothing of them is kept).
+    dpo = client(node)
+    sign_in(dpo, node.officials.dpo)
+    page = dpo.get("/console/dpo").text
+    assert "Find a person" in page and len(KEY.findall(page)) == 1  # the sweep's, not the search's
+    # A check-your-answers page gets a key of its own, not the one of the form it confirms.
+    received = node.cases.record_received_request(
+        node.directory.authenticate(node.officials.official["Authorization"][7:]), received_request())
+    check = api.post(f"/console/cases/{received.id}/acknowledge", data={"csrf": csrf, "idempotency_key": "k-1"})
+    assert check.status_code == 200 and KEY.findall(check.text)[-2:] != ["k-1", "k-1"]
+    assert "k-1" not in KEY.findall(check.text)

@@ -20,7 +20,10 @@ session holds: a form sent twice (a double click, a browser's resend after a tim
 out once and the second answer is the first one's.
 
 Responses that invite a retry and changed nothing (401, 408, 409, 429, 5xx) are not recorded:
-the key is freed and the retry runs. Keys are kept ``CMAA_IDEMPOTENCY_RETENTION_HOURS``
+the key is freed and the retry runs. A recorded body is sealed (AES-256-GCM) under a key
+derived from the credential itself (HKDF-SHA256), which the store never holds: a response that
+names a person (a case's targets) does not rest readable beside the node's sealed personal data.
+Keys are kept ``CMAA_IDEMPOTENCY_RETENTION_HOURS``
 (default 24) in the node's store (``adapters/idempotency_keys.py``), per credential (each
 credential belongs to one official; another credential cannot see or replay them).
 """
@@ -29,10 +32,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from urllib.parse import parse_qs
 
 import anyio.to_thread
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from adapters.idempotency_keys import IdempotencyKeys, keyed, unkeyed
 from adapters.store_faults import StoreUnavailable, StoreWaitExceeded, begin_work, store_unavailable
@@ -103,11 +111,11 @@ class Idempotency:
                                   "the node's store cannot be reached or cannot write now; nothing was changed, "
                                   "retry", retry_after=2)
         if held is not None:
-            return await self._answer_held(scope, send, held, fingerprint)
+            return await self._answer_held(scope, send, held, fingerprint, _Seal(credential, principal, key))
         self.abandoned.pop((principal, key), None)
-        await self._run(scope, receive, body, send, principal, key, claimed)
+        await self._run(scope, receive, body, send, principal, key, claimed, _Seal(credential, principal, key))
 
-    async def _run(self, scope, receive, body: bytes, send, principal: str, key: str, claimed: str):
+    async def _run(self, scope, receive, body: bytes, send, principal: str, key: str, claimed: str, seal: "_Seal"):
         replay_receive = _replaying(body, receive)
         start, chunks = {}, []
 
@@ -131,7 +139,7 @@ class Idempotency:
             if _kept(scope, status):
                 kept = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start.get("headers", [])
                         if k.lower() in KEPT_HEADERS]
-                await anyio.to_thread.run_sync(self.keys.answer, principal, key, status, kept, response)
+                await anyio.to_thread.run_sync(self.keys.answer, principal, key, status, kept, seal.close(response))
             else:
                 await anyio.to_thread.run_sync(self._release_quietly, principal, key, claimed)
         except Exception:  # the store went away after the write: answer what happened all the same
@@ -146,7 +154,7 @@ class Idempotency:
             if len(self.abandoned) < 100_000:
                 self.abandoned[(principal, key)] = claimed
 
-    async def _answer_held(self, scope, send, held, fingerprint: str):
+    async def _answer_held(self, scope, send, held, fingerprint: str, seal: "_Seal"):
         if held.fingerprint != fingerprint:
             return await _problem(send, scope, 422, "idempotency-key-reused", "Idempotency-Key reused",
                                   "this Idempotency-Key was used for a different request (method, path or body); "
@@ -155,14 +163,36 @@ class Idempotency:
             return await _problem(send, scope, 409, "idempotency-key-in-use", "Request under way",
                                   "a request with this Idempotency-Key is still being processed; retry later",
                                   retry_after=1)
-        if held.state == "committed":
+        body = seal.open(held.body) if held.state == "done" else None
+        if held.state == "committed" or body is None:
             return await _problem(send, scope, 409, "idempotency-key-committed", "Already carried out",
                                   "the request with this Idempotency-Key was carried out but its response could "
                                   "not be recorded; it is not run again — read the resource to see its result")
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in held.headers]
-        headers += [(b"content-length", str(len(held.body)).encode()), (b"idempotent-replayed", b"true")]
+        headers += [(b"content-length", str(len(body)).encode()), (b"idempotent-replayed", b"true")]
         await send({"type": "http.response.start", "status": held.status, "headers": headers})
-        await send({"type": "http.response.body", "body": held.body})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _Seal:
+    """A recorded response body, sealed under a key only the credential's holder can derive."""
+
+    INFO = b"cmaa-exchange idempotency record v1"
+
+    def __init__(self, credential: bytes, principal: str, key: str):
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=self.INFO).derive(credential)
+        self.aead, self.aad = AESGCM(derived), f"{principal}\n{key}".encode()
+
+    def close(self, body: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self.aead.encrypt(nonce, body, self.aad)
+
+    def open(self, sealed: bytes) -> bytes | None:
+        """The body, or None if it cannot be opened (recorded before bodies were sealed, or altered)."""
+        try:
+            return self.aead.decrypt(sealed[:12], sealed[12:], self.aad)
+        except (InvalidTag, ValueError):
+            return None
 
 
 async def _problem(send, scope, status: int, code: str, title: str, detail: str, retry_after: int | None = None,

@@ -21,6 +21,21 @@ def test_a_retry_with_the_same_key_returns_the_original_response_and_stores_noth
     assert _count(api, who) == 1
 
 
+def test_a_recorded_answer_does_not_rest_readable_in_the_store(api, node, who):
+    """The answer to POST /cases names the case's targets: the key's record holds it sealed, under a
+    key derived from the credential (which the store never holds), so another credential cannot open it."""
+    key = {"Idempotency-Key": "k-sealed", **who.official}
+    first = api.post("/cases", json=jp_no_request(), headers=key)
+    assert first.status_code == 201 and "Nordlys Import AS" in first.text
+    from adapters.idempotency_keys import TABLE, IdempotencyKeys
+
+    rows = IdempotencyKeys(node.store.recorder, 3600)._run(f"SELECT body FROM {{p}}{TABLE}", fetch=True)
+    bodies = [bytes(row[0] or b"") for row in rows]
+    assert bodies and not any(b"Nordlys" in body for body in bodies)
+    again = api.post("/cases", json=jp_no_request(), headers=key)
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+
+
 def test_the_same_key_with_a_different_body_is_422(api, who):
     key = {"Idempotency-Key": "k-1", **who.official}
     assert api.post("/cases", json=jp_no_request(), headers=key).status_code == 201

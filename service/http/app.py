@@ -18,6 +18,7 @@ from adapters.idempotency_keys import IdempotencyKeys
 from service.http.deadline import StoreDeadline
 from service.http.idempotency import Idempotency
 from service.http.limits import BodySizeLimit
+from service.http.routing import HeadAsGet
 from service.http.routes.exchange import oversized_envelope_refusal
 from service.node import Node, build_node
 from service.audit import SealerThread
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None,
     app.state.node = node or build_node(settings)
     problems.install(app)
     console.mount(app)  # the web console (service/console/, docs/console.md)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(OneDirectoryPerRequest)
     app.add_middleware(Idempotency, keys=IdempotencyKeys(app.state.node.store.recorder,
                                                          settings.idempotency_retention_hours * 3600),

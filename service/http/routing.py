@@ -24,5 +24,28 @@ def allowed_methods(app, scope) -> list[str]:
     routes = list(api_routes(app.router.routes))
     for template, route in routes:
         if route.matches(probe)[0] is not Match.NONE:
-            return sorted({m for t, r in routes if t == template for m in r.methods})
+            methods = {m for t, r in routes if t == template for m in r.methods}
+            return sorted(methods | ({"HEAD"} if "GET" in methods else set()))
     return []
+
+
+class HeadAsGet:
+    """RFC 9110 §9.3.2: HEAD is GET without the content. FastAPI's routes answer GET only, so a
+    HEAD runs as the GET it stands for (same authentication, roles and recorded reads) and its
+    answer goes out with the GET's headers, ``Content-Length`` included, and no body."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await self.app(scope, receive, send)
+
+        async def headers_only(message):
+            if message["type"] == "http.response.body":
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)

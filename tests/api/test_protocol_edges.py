@@ -39,11 +39,26 @@ def test_every_405_carries_an_allow_header_naming_the_methods_the_path_serves(ap
             allowed = {m.strip() for m in response.headers["allow"].split(",")}
             assert methods <= allowed, (method, path, allowed)
     assert checked > len(by_path)
-    assert set(api.delete("/cases").headers["allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+    assert set(api.delete("/cases").headers["allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "POST"}
     # /cases/{case_id} also matches /cases/oral for GET, but that resource is POST only
     oral = api.get("/cases/oral", headers=who.official)
     assert oral.status_code == 405 and oral.headers["allow"] == "POST"
     assert api.get("/cases/not-a-uuid", headers=who.official).status_code == 422
+
+
+def test_head_is_the_get_without_its_content_on_every_get_path(api, who):
+    """RFC 9110 §9.3.2: a server that answers GET answers HEAD: the same status and headers, no body,
+    after the same authentication (a HEAD without a credential is 401, as the GET is)."""
+    paths = {path for path, method, _ in _operations(api) if method == "GET" and "{" not in path}
+    assert len(paths) > 10
+    for path in sorted(paths | {"/docs", "/console/sign-in"}):
+        get, head = api.get(path, headers=who.operator), api.head(path, headers=who.operator)
+        assert head.status_code == get.status_code, path
+        assert head.content == b"" and head.headers.get("content-type") == get.headers.get("content-type"), path
+        if get.status_code == 200 and "content-length" in get.headers and path not in ("/metrics", "/readyz"):
+            assert head.headers["content-length"] == get.headers["content-length"], path
+    assert api.head("/cases").status_code == 401 and api.head("/cases", headers=who.official).status_code == 200
+    assert "HEAD" in api.post("/healthz").headers["allow"]
 
 
 def _credentials(node, who):

@@ -67,16 +67,37 @@ class ExchangeTables:
 
     # -- outbox ---------------------------------------------------------------------
     def claim_due(self, owner: str, limit: int, lease_ms: int = 30_000) -> list[dict]:
+        """Lease due envelopes, oldest first; an envelope only with every earlier pending one of its case.
+
+        Envelopes of one case reach the partner in the order they were made (JP-NO Art. 14(1): an
+        advance notice before the disclosure it announces), across retries, backoffs, restarts and
+        several couriers: a row whose case has an earlier pending envelope that is waiting out a
+        backoff or leased by a courier is not claimed. The earlier ones sort first, so a batch that
+        holds a later envelope holds the earlier ones too; the courier sends a case's in order and
+        stops at the first that does not go. On PostgreSQL, claims are serialised by an advisory
+        lock (a claim is two short statements), so two couriers never both see an earlier
+        envelope as free.
+        """
         now = now_ms()
         lock = "FOR UPDATE SKIP LOCKED" if self.postgres else ""
-        self._run(
+        statements = [("SELECT pg_advisory_xact_lock(7317011)", ())] if self.postgres else []
+        statements.append((
             "UPDATE {p}cmaa_outbox SET lease_owner = ?, lease_until = ? WHERE envelope_id IN ("
-            " SELECT envelope_id FROM {p}cmaa_outbox WHERE status = 'pending' AND next_attempt_at <= ?"
-            " AND (lease_until IS NULL OR lease_until < ?) ORDER BY created_at, envelope_id LIMIT ? " + lock + ")",
-            (owner, now + lease_ms, now, now, limit),
-        )
+            " SELECT o.envelope_id FROM {p}cmaa_outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= ?"
+            " AND (o.lease_until IS NULL OR o.lease_until < ?)"
+            " AND NOT EXISTS (SELECT 1 FROM {p}cmaa_outbox e WHERE e.case_id = o.case_id AND e.status = 'pending'"
+            "  AND (e.created_at < o.created_at OR (e.created_at = o.created_at AND e.envelope_id < o.envelope_id))"
+            "  AND (e.next_attempt_at > ? OR e.lease_until >= ?))"
+            " ORDER BY o.created_at, o.envelope_id LIMIT ? " + lock + ")",
+            (owner, now + lease_ms, now, now, now, now, limit)))
+        self._many(statements)
         return self._select("WHERE lease_owner = ? AND lease_until > ? AND status = 'pending' "
                             "ORDER BY created_at, envelope_id", (owner, now))
+
+    def _many(self, statements: list[tuple[str, tuple]]) -> None:
+        with self.recorder.datastore.transaction(commit=True) as cursor:
+            for sql, params in statements:
+                cursor.execute(sql.replace("{p}", self.prefix).replace("?", self.mark), params)
 
     def _select(self, where: str, params: tuple) -> list[dict]:
         columns = ", ".join(OUTBOX_COLUMNS)

@@ -33,6 +33,7 @@ def exchange_tables(prefix: str) -> list[str]:
         "lease_owner TEXT, lease_until BIGINT, last_error TEXT, receipt TEXT, rejection TEXT, "
         "sent_digests TEXT NOT NULL, created_at BIGINT NOT NULL, delivered_at BIGINT, request_id TEXT)",
         f"CREATE INDEX IF NOT EXISTS cmaa_outbox_due ON {prefix}cmaa_outbox (status, next_attempt_at)",
+        f"CREATE INDEX IF NOT EXISTS cmaa_outbox_case ON {prefix}cmaa_outbox (case_id, status, created_at)",
         f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_inbox ("
         "envelope_id TEXT PRIMARY KEY, sender TEXT NOT NULL, content_sha256 TEXT NOT NULL, "
         "envelope_sha256 TEXT NOT NULL, receipt TEXT NOT NULL, received_at BIGINT NOT NULL, case_id TEXT NOT NULL)",

@@ -15,6 +15,14 @@ DEBUG = False  # set by `cmaa --debug`: errors show their traceback
 err = Console(stderr=True, soft_wrap=True)
 
 
+def print_columns(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """Plain aligned columns, never cut to the terminal's width: ids and URLs stay whole for copying."""
+    rows = [header, *rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
 
 def _host_user() -> str:
     try:

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from service.cli.common import BY, open_node, out, refusing
+from service.cli.common import BY, open_node, out, print_columns, refusing
 
 credentials = typer.Typer(help="API credentials of officials.", no_args_is_help=True)
 
@@ -37,11 +37,11 @@ def credentials_revoke(token_id: str, reason: Annotated[str, typer.Option()]) ->
 @credentials.command("list")
 def credentials_list() -> None:
     """Every credential issued: id, official, issued, expiry, revoked (never the token itself)."""
-    from rich.table import Table
 
-    table = Table("id", "official", "issued", "expires", "revoked")
-    for c in open_node().directory.credentials():
-        table.add_row(c["token_id"], c["official_id"], c["issued_at"].isoformat(timespec="seconds"),
-                      c["expires_at"].isoformat(timespec="seconds") if c["expires_at"] else "never",
-                      c["revoked_at"].isoformat(timespec="seconds") if c["revoked_at"] else "no")
-    out.print(table)
+    def when(moment) -> str:
+        return moment.isoformat(timespec="seconds")
+
+    print_columns(("id", "official", "issued", "expires", "revoked"),
+                  [(c["token_id"], c["official_id"], when(c["issued_at"]),
+                    when(c["expires_at"]) if c["expires_at"] else "never",
+                    when(c["revoked_at"]) if c["revoked_at"] else "no") for c in open_node().directory.credentials()])

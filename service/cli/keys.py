@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
-from service.cli.common import BY, open_node, out, refusing
+from service.cli.common import BY, open_node, out, print_columns, refusing
 
 keys = typer.Typer(help="Signing and encryption keys, and the node's signed directory.", no_args_is_help=True)
 
@@ -31,10 +30,9 @@ def keys_rotate(official_id: str) -> None:
 def keys_list() -> None:
     """This node's published keys with their validity."""
     directory = open_node().directory.directory()
-    table = Table("kid", "owner", "use", "valid from", "valid until")
-    for kid, key in sorted(directory.keys.items()):
-        table.add_row(kid, key["owner"], key["use"], key["valid_from"].isoformat(), key["valid_until"].isoformat())
-    out.print(table)
+    print_columns(("kid", "owner", "use", "valid from", "valid until"),
+                  [(kid, key["owner"], key["use"], key["valid_from"].isoformat(), key["valid_until"].isoformat())
+                   for kid, key in sorted(directory.keys.items())])
 
 
 @keys.command("fingerprint")

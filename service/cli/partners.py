@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from service.cli.common import BY, open_node, out, refusing
+from service.cli.common import BY, open_node, out, print_columns, refusing
 
 partners = typer.Typer(help="Partner administrations and their designated officials.", no_args_is_help=True)
 
@@ -60,12 +60,10 @@ def partners_clear_alarm(administration: str, resolution: Annotated[str, typer.O
 @partners.command("list")
 def partners_list() -> None:
     """The partner administrations: agreements, endpoint, imported directory and any history alarm."""
-    from rich.table import Table
-
-    table = Table("partner", "name", "agreements", "endpoint", "directory imported", "alarm")
+    rows = []
     for code, partner in sorted(open_node().directory.directory().partners.items()):
         imported = partner.get("directory")
-        table.add_row(code, partner["name"], ", ".join(partner["agreements"]), partner.get("endpoint") or "-",
-                      imported["issued_at"].isoformat(timespec="seconds") if imported else "no",
-                      "RAISED" if partner.get("alarm") else "-")
-    out.print(table)
+        rows.append((code, partner["name"], ", ".join(partner["agreements"]), partner.get("endpoint") or "-",
+                     imported["issued_at"].isoformat(timespec="seconds") if imported else "no",
+                     "RAISED" if partner.get("alarm") else "-"))
+    print_columns(("partner", "name", "agreements", "endpoint", "directory imported", "alarm"), rows)

@@ -114,3 +114,29 @@ def test_the_dpo_reports_sweeps_and_erases_from_the_cli(tmp_path):
     assert "GDPR Art. 17" in again["cases"][0]["held"][0]["erased"]
     activity = json.loads(cmaa(env, "dpo", "activity", *as_dpo).stdout)
     assert {"access report", "erasure"} <= {a["action"] for a in activity}
+
+
+def test_credentials_list_shows_ids_officials_expiry_and_revocation_but_never_a_token(tmp_path):
+    env = {**cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}"), "COLUMNS": "60"}  # a narrow terminal
+    init = cmaa(env, "init")
+    assert init.returncode == 0, init.stderr
+    cmaa(env, "officials", "add", "no-hansen", "--name", "Kari Hansen", "--role", "official")
+    cmaa(env, "officials", "add", "no-audit", "--name", "Internal Audit", "--role", "auditor")
+    lost = cmaa(env, "credentials", "issue", "no-hansen").stdout.strip()
+    expiring = cmaa(env, "credentials", "issue", "no-audit", "--expires-in-days", "90").stdout.strip()
+    operator = next(w for w in init.stderr.split() if w.startswith("cmaa."))  # printed once by init
+    assert cmaa(env, "credentials", "revoke", lost.split(".")[1], "--reason", "laptop lost").returncode == 0
+
+    listing = cmaa(env, "credentials", "list")
+    assert listing.returncode == 0, listing.stderr
+    shown = listing.stdout + listing.stderr
+    for token in (lost, expiring, operator):
+        _, token_id, secret = token.split(".")
+        assert token not in shown and secret not in shown and secret[:12] not in shown
+        assert token_id in shown  # whole, even in a narrow terminal: `credentials revoke` takes it
+    rows = {line.split()[0]: line.split() for line in listing.stdout.splitlines()[1:]}
+    assert rows[lost.split(".")[1]][1] == "no-hansen" and rows[lost.split(".")[1]][4] != "no"  # revoked, when
+    assert rows[expiring.split(".")[1]][1] == "no-audit" and rows[expiring.split(".")[1]][3] != "never"
+    assert rows[expiring.split(".")[1]][4] == "no"
+    assert rows[operator.split(".")[1]][1:] and rows[operator.split(".")[1]][3] == "never"
+    assert listing.stdout.splitlines()[0].split() == ["id", "official", "issued", "expires", "revoked"]

@@ -1,5 +1,6 @@
 # cmaa-exchange node. Not built on the development machines (a Docker client but no engine there):
-# tests/integration/test_container_files.py checks this file and docker-compose.yml as files.
+# tests/integration/test_container_files.py checks this file and docker-compose.yml as files;
+# tests/e2e/test_compose_setup.py runs its health check and the compose settings on local nodes.
 # The base image pinned by version (Debian 12 "bookworm"); pin it by digest in your registry mirror.
 FROM python:3.11.11-slim-bookworm
 
@@ -27,10 +28,11 @@ RUN pip install --no-cache-dir --no-deps .
 USER cmaa
 VOLUME ["/var/lib/cmaa"]
 EXPOSE 8600
-# Liveness only (/healthz) on the configured port and scheme; orchestrators route traffic on /readyz.
+# Liveness only (/healthz) on the configured port (CMAA_PORT) and scheme (TLS when CMAA_TLS_CERT is set,
+# presenting the node's own certificate under mutual TLS); orchestrators route traffic on /readyz.
 # Secrets may come from files: CMAA_KEY_PASSPHRASE_FILE=/run/secrets/..., CMAA_DATABASE_URL_FILE=...
-HEALTHCHECK --interval=30s --timeout=3s --start-period=20s \
-    CMD python -c "import os,ssl,urllib.request as u; t=bool(os.environ.get('CMAA_TLS_CERT')); c=ssl._create_unverified_context() if t else None; u.urlopen(('https' if t else 'http')+'://127.0.0.1:'+os.environ.get('CMAA_PORT','8600')+'/healthz', timeout=2, context=c)"
+COPY deploy/healthcheck.py /usr/local/bin/cmaa-healthcheck
+HEALTHCHECK --interval=30s --timeout=3s --start-period=20s CMD ["python", "/usr/local/bin/cmaa-healthcheck"]
 # SIGTERM: stop accepting, drain, let the courier finish (CMAA_SHUTDOWN_GRACE_SECONDS).
 STOPSIGNAL SIGTERM
 CMD ["cmaa", "serve"]

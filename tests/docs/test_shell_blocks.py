@@ -10,7 +10,7 @@ ports are free again.
 Two conventions, both visible in the rendered document (the first line of the block):
 
 - ``# not run by the docs test: <reason>``: the block is exempt (it serves forever, or is the test suite);
-  there are at most three, each with its reason, and the test lists them;
+  there are at most four, each with its reason, and the test lists them;
 - ``# after the README's tour, ...``: the block continues the README's ten-minute tour in the same shell;
   the test runs the tour, then the block, as one script.
 """
@@ -35,7 +35,7 @@ SHELL = ("sh", "bash", "shell", "console", "zsh")
 FENCE = re.compile(r"^```(?P<lang>[\w-]*)[ \t]*\n(?P<body>.*?)^```[ \t]*$", re.S | re.M)
 EXEMPT = re.compile(r"\A# not run by the docs test: (?P<reason>.+)$", re.M)
 AFTER_TOUR = re.compile(r"\A# after the README's tour\b")
-MOST_EXEMPT = 3
+MOST_EXEMPT = 4  # the README's two commands, an install into /opt, the compose example (Docker)
 
 
 def fenced_blocks():

@@ -31,3 +31,35 @@ def test_the_api_reference_is_the_generated_one_and_names_every_path():
     for path, operations in json.loads((ROOT / "openapi" / "openapi.json").read_text())["paths"].items():
         for method in operations:
             assert f"`{method.upper()} {path}`" in committed, (method, path)
+
+
+def test_the_readmes_diagram_shows_two_nodes_and_who_acts_on_them():
+    readme = (ROOT / "README.md").read_text()
+    diagram = re.search(r"^```\n(.*?)^```", readme, re.S | re.M).group(1)
+    for part in ("(NO)", "(JP)", "officials", "auditor", "DPO", "courier", "envelopes", "receipts",
+                 "audit log", "checkpoints", "operator"):
+        assert part in diagram, part
+
+
+def test_the_glossary_defines_the_treaty_and_protocol_terms():
+    glossary = (ROOT / "docs" / "glossary.md").read_text()
+    defined = {term.lower() for term in re.findall(r"^\| \*\*(.+?)\*\* \|", glossary, re.M)}
+    for term in ("cmaa", "designated official", "envelope", "receipt", "checkpoint", "witness",
+                 "crypto-shredding", "consent", "use restriction", "signed directory"):
+        assert term in defined, term
+
+
+def test_the_operator_guide_covers_what_an_operator_needs():
+    guide = (ROOT / "docs" / "operator-guide.md").read_text()
+    headings = set(re.findall(r"^## (.+)$", guide, re.M)) | set(re.findall(r"^\*\*(.+?)\.?\*\*", guide, re.M))
+    for topic in ("Install", "A systemd unit", "TLS", "Where the data lives", "Backup and restore", "Upgrades",
+                  "Containers", "Production checklist"):
+        assert topic in headings, topic
+    assert "[Service]" in guide and "ExecStart=" in guide  # the unit itself, not only its mention
+
+
+def test_benchmark_figures_live_in_performance_md_not_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    assert "docs/performance.md" in readme
+    assert not re.search(r"\b\d+(\.\d+)? ?(ms|req/s|requests/s)\b", readme)
+    assert re.search(r"\b\d+(\.\d+)? ?(ms|req/s|/s)\b", (ROOT / "docs" / "performance.md").read_text())

@@ -140,3 +140,22 @@ def test_credentials_list_shows_ids_officials_expiry_and_revocation_but_never_a_
     assert rows[expiring.split(".")[1]][4] == "no"
     assert rows[operator.split(".")[1]][1:] and rows[operator.split(".")[1]][3] == "never"
     assert listing.stdout.splitlines()[0].split() == ["id", "official", "issued", "expires", "revoked"]
+
+
+def test_serve_on_an_empty_data_directory_says_it_creates_the_node(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.servers import free_port, wait_until
+
+    data = tmp_path / "data"
+    env = cli_env(data, f"sqlite:///{data / 'cmaa.db'}")
+    serve = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(free_port())], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: (data / "first-operator.token").exists() or serve.poll() is not None)
+    finally:
+        serve.terminate()
+        _, stderr = serve.communicate(timeout=20)
+    said = " ".join(stderr.split())
+    assert f"no node at {data}: creating the node of NO" in said, stderr[-2000:]

@@ -62,15 +62,25 @@ def store_url(request, tmp_path) -> str:
     return request.getfixturevalue("pg_url")
 
 
+# Node processes the tests start check what they sign too (tests/child_hooks/sitecustomize.py)
+# and write what breaks a schema here; the test that started them fails.
+SCHEMA_REPORTS = os.environ.setdefault("PUBLISHED_SCHEMA_REPORTS", os.path.join(
+    os.environ.get("TMPDIR", "/tmp"), f"cmaa-schema-reports-{os.getpid()}"))
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "child_hooks"), os.environ.get("PYTHONPATH"))))
+_SCHEMA_REPORTS_READ: dict[str, int] = {}
+
+
 @pytest.fixture(autouse=True)
 def signed_documents_follow_published_schemas(request, monkeypatch):
-    """Every envelope, receipt, rejection and directory the nodes sign in a test, and every
-    audit bundle exported, validates against openapi/envelopes/*.schema.json (issue 16)."""
-    from tests.published_schemas import install
+    """Every envelope, receipt, rejection and directory the nodes sign in a test — in this process
+    or in a node process it started — and every audit bundle exported, validates against
+    openapi/envelopes/*.schema.json (issue 16)."""
+    from tests.published_schemas import child_reports, install
 
     recorder = install(monkeypatch, request.module)
     yield recorder
-    problems = recorder.problems()
+    problems = recorder.problems() + child_reports(SCHEMA_REPORTS, _SCHEMA_REPORTS_READ)
     if problems:
         pytest.fail("documents the nodes produced break the published schemas:\n" + "\n".join(problems[:20]))
 
@@ -111,6 +121,7 @@ def pytest_configure(config):
     from service.ops.observability import JsonFormatter
 
     os.makedirs(LOG_DIR, exist_ok=True)
+    os.makedirs(SCHEMA_REPORTS, exist_ok=True)
     handler = logging.FileHandler(os.path.join(LOG_DIR, "in-process.log"), encoding="utf-8")
     handler.setFormatter(JsonFormatter())
     handler.setLevel(logging.DEBUG)
@@ -138,6 +149,17 @@ def scan_logs(directory: str) -> list[str]:
 def pytest_sessionfinish(session, exitstatus):
     import shutil
 
+    from tests.published_schemas import child_reports
+
+    late = child_reports(SCHEMA_REPORTS, _SCHEMA_REPORTS_READ)  # from a node process that outlived its test
+    if late:
+        session.exitstatus = 1
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        for line in ["node processes signed documents that break the published schemas:", *late[:20]]:
+            if reporter:
+                reporter.write_line(line, red=True)
+    else:
+        shutil.rmtree(SCHEMA_REPORTS, ignore_errors=True)
     hits = scan_logs(LOG_DIR)
     lines = sum(1 for n in os.listdir(LOG_DIR) for _ in open(os.path.join(LOG_DIR, n), errors="replace")) \
         if os.path.isdir(LOG_DIR) else 0

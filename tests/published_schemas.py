@@ -4,11 +4,18 @@ of the pydantic models they were generated from: a plain draft 2020-12 validator
 ``record_signed_documents`` (an autouse fixture in ``tests/conftest.py``) records every JSON
 payload the nodes' own code signs during a test — envelopes, receipts, rejections,
 directories — every envelope it encrypts, every answer an inbox gives a courier (receipt or problem), and every audit bundle exported, and checks them when the test ends.
+
+The node processes the end-to-end tests start (``cmaa serve``, its courier child, ``cmaa``
+commands) are checked the same way: ``tests/child_hooks/sitecustomize.py``, on the
+``PYTHONPATH`` the suite gives its children, installs a :class:`ReportingRecorder` in each,
+which writes every violation at once to a file of ``REPORTS_ENV``'s directory (a node killed
+with SIGKILL has reported already); the autouse fixture fails the test that made them.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter
 from functools import lru_cache
@@ -16,9 +23,11 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "openapi" / "envelopes"
+# PUBLISHED_SCHEMA_DIR: another copy, for the test that proves a node process's violation is caught.
+SCHEMA_DIR = Path(os.environ.get("PUBLISHED_SCHEMA_DIR") or Path(__file__).resolve().parent.parent / "openapi" / "envelopes")
 TYP_SCHEMAS = {"cmaa-directory+jws": "directory.schema.json", "cmaa-receipt+jws": "receipt.schema.json",
                "cmaa-rejection+jws": "rejection.schema.json"}
+REPORTS_ENV = "PUBLISHED_SCHEMA_REPORTS"  # not CMAA_*: tests/servers.py passes those only as it chooses
 PER_SCHEMA_LIMIT = 25  # a load test signs thousands of alike envelopes: check the first few of each schema
 
 
@@ -57,11 +66,47 @@ class Recorder:
         return [v for name, document in self.documents for v in violations(name, document)]
 
 
-def install(monkeypatch, module=None) -> Recorder:
-    """Record what ``service.*`` signs (not what a test forges on purpose) and every bundle exported."""
+class ReportingRecorder(Recorder):
+    """In a node process started by a test: checks each document at once and appends what breaks
+    a schema to ``<directory>/<pid>.txt`` (one line each), since the process may be killed."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__()
+        self.path = Path(directory) / f"{os.getpid()}.txt"
+        self.command = " ".join(getattr(sys, "orig_argv", sys.argv)[1:5])
+
+    def add(self, name: str, document: dict) -> None:
+        self._seen[name] += 1
+        if self._seen[name] > PER_SCHEMA_LIMIT:
+            return
+        try:
+            found = violations(name, json.loads(json.dumps(document)))
+        except Exception as error:  # noqa: BLE001 - never break the node; report the failure instead
+            found = [f"{name}: could not be checked: {type(error).__name__}: {error}"]
+        if found:
+            with open(self.path, "a", encoding="utf-8") as out:
+                out.writelines(f"[{self.command} pid {os.getpid()}] {line}\n" for line in found)
+
+
+def child_reports(directory: Path, read: dict[str, int]) -> list[str]:
+    """Lines the node processes wrote to ``directory`` since the offsets in ``read`` (updated)."""
+    lines = []
+    for path in sorted(Path(directory).glob("*.txt")) if Path(directory).is_dir() else []:
+        text = path.read_text(encoding="utf-8")
+        lines += text[read.get(path.name, 0):].splitlines()
+        read[path.name] = len(text)
+    return lines
+
+
+def install(monkeypatch=None, module=None, recorder: Recorder | None = None) -> Recorder:
+    """Record what ``service.*`` signs (not what a test forges on purpose) and every bundle exported.
+
+    With ``monkeypatch`` the patches end with the test; without, they are plain ``setattr`` for
+    the life of the process (a node process a test started)."""
     from adapters import bundle, jose
 
-    recorder = Recorder()
+    recorder = recorder if recorder is not None else Recorder()
+    patch = monkeypatch.setattr if monkeypatch is not None else setattr
     sign = jose.sign
     export = bundle.export_bundle
     encrypt = jose.encrypt
@@ -104,11 +149,11 @@ def install(monkeypatch, module=None) -> Recorder:
             recorder.add("inbox-problem.schema.json", answer(response))
         return refused(courier, row, response)
 
-    monkeypatch.setattr(Courier, "_delivered", recording_delivered)
-    monkeypatch.setattr(Courier, "_refused", recording_refused)
-    monkeypatch.setattr(jose, "sign", recording_sign)
-    monkeypatch.setattr(jose, "encrypt", recording_encrypt)
-    monkeypatch.setattr(bundle, "export_bundle", recording_export)
+    patch(Courier, "_delivered", recording_delivered)
+    patch(Courier, "_refused", recording_refused)
+    patch(jose, "sign", recording_sign)
+    patch(jose, "encrypt", recording_encrypt)
+    patch(bundle, "export_bundle", recording_export)
     if module is not None and getattr(module, "export_bundle", None) is export:
-        monkeypatch.setattr(module, "export_bundle", recording_export)
+        patch(module, "export_bundle", recording_export)
     return recorder

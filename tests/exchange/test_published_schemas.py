@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ from jsonschema import Draft202012Validator
 from service.exchange.published import all_schemas, render
 from tests.exchange_helpers import bearer
 from tests.factories import jp_no_request
-from tests.published_schemas import SCHEMA_DIR, violations
+from tests.published_schemas import REPORTS_ENV, SCHEMA_DIR, child_reports, violations
+from tests.servers import cli_env, cmaa
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 EXAMPLE = re.compile(r"(?:<!-- schema: (?P<schema>[\w.-]+) -->\n)?```json\n(?P<body>.*?)```", re.S)
@@ -54,6 +56,40 @@ def test_a_document_that_breaks_a_schema_is_caught():
                "checkpoint": None, "cosigned_checkpoint": None, "extra": 1}
     problems = violations("receipt.schema.json", receipt)
     assert len(problems) == 3, problems  # the id, the upper-case digest, the unknown member
+
+
+def test_a_date_time_that_is_not_one_is_caught():
+    """The format checker is live: jsonschema passes any string as a "date-time" unless
+    rfc3339-validator is installed (a test dependency in pyproject.toml)."""
+    receipt = {"type": "cmaa-receipt", "envelope_id": "0b7e7f36-2c55-4a8a-9a52-6d1c7c6b3a10",
+               "envelope_sha256": "ab" * 32, "sender": "NO", "receiver": "JP",
+               "received_at": "2026-11-22T10:00:00+00:00", "status": "accepted", "checkpoint": None,
+               "cosigned_checkpoint": None}
+    assert violations("receipt.schema.json", receipt) == []
+    for bad in ("22.11.2026 10:00", "2026-11-22T10:00:00", "2026-11-31T10:00:00Z", "2026-11-22"):
+        assert violations("receipt.schema.json", {**receipt, "received_at": bad}) == [
+            f"receipt.schema.json: received_at: {bad!r} is not a 'date-time'"]
+
+
+def test_a_node_process_that_signs_a_document_breaking_a_schema_fails_the_test(tmp_path):
+    """Node processes a test starts (`cmaa serve`, its courier child, `cmaa` commands) are checked
+    too (tests/child_hooks/sitecustomize.py): with a copy of the schemas in which a directory must
+    hold a member ours does not, the directory `cmaa keys export-directory` signs is reported."""
+    schemas, reports = tmp_path / "schemas", tmp_path / "reports"
+    shutil.copytree(SCHEMA_DIR, schemas)
+    reports.mkdir()
+    broken = json.loads((schemas / "directory.schema.json").read_text(encoding="utf-8"))
+    broken["required"] = [*broken["required"], "no_such_member"]
+    (schemas / "directory.schema.json").write_text(json.dumps(broken), encoding="utf-8")
+    env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}")
+    assert cmaa(env, "init").returncode == 0
+    exported = cmaa({**env, "PUBLISHED_SCHEMA_DIR": str(schemas), REPORTS_ENV: str(reports)}, "keys", "export-directory")
+    assert exported.returncode == 0, exported.stderr
+    reported = child_reports(reports, {})
+    assert reported and all("'no_such_member' is a required property" in line for line in reported), reported
+    assert "keys export-directory" in reported[0]
+    again = cmaa({**env, REPORTS_ENV: str(reports)}, "keys", "export-directory")  # the published schemas: no report
+    assert again.returncode == 0 and child_reports(reports, {}) == reported
 
 
 def test_what_the_nodes_sign_and_serve_is_recorded_and_follows_the_schemas(nodes,

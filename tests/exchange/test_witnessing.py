@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from adapters.audit_log import sign_checkpoint
-from tests.exchange.test_hostile_input import deliver, payload
+from tests.exchange.test_hostile_input import deliver, payload, rejected
 from tests.factories import jp_no_request
 
 
@@ -178,3 +181,68 @@ def test_a_checkpoint_presented_again_is_answered_from_memory_and_a_new_one_is_c
         assert type(error).__name__ == "HistoryAlarm"
     else:
         raise AssertionError("a fork was answered from memory")
+
+
+# -- docs/audit-format.md §3a, the rules that leave a checkpoint unwitnessed or refuse it ------------------
+
+def receipt_claims(response) -> dict:
+    from adapters import jose
+
+    assert response.status_code == 200, response.text
+    return jose.unverified_header_and_payload(response.json()["receipt"])[1]
+
+
+def answering(status: int | None):
+    """A partner's proof endpoint that answers ``status`` (``None``: cannot be reached)."""
+    def get(url, **kwargs):
+        if status is None:
+            raise httpx.ConnectError("connection refused")
+        return httpx.Response(status, json={"title": "unavailable"}, request=httpx.Request("GET", url))
+    return get
+
+
+def test_rule_3_a_checkpoint_that_does_not_verify_is_refused_and_raises_no_alarm(nodes):
+    no, jp = nodes
+    request(no)
+    forged = sign_checkpoint("cmaa-exchange/NO", 1, b"\x07" * 32, Ed25519PrivateKey.generate())
+    no.node.exchange.witness.latest_note = lambda: forged
+    rejected(jp, sealed(no), 13, "bad-checkpoint")
+    assert jp.node.directory.directory().partners["NO"].get("alarm") is None
+
+
+def test_rule_6_a_grown_checkpoint_without_a_proof_is_accepted_unwitnessed_and_witnessed_later(nodes, monkeypatch):
+    """Any failure to fetch PROOF(held, presented) — 404 and 422 included — is not an alarm for a grown tree."""
+    no, jp = nodes
+    first = checkpoint(no)
+    request(no)
+    request(no)
+    grown = checkpoint(no)
+    assert jp.node.audit.log.held_from("NO")[0] == first.size < grown.size
+    for status in (404, 422, 503, None):
+        monkeypatch.setattr(jp.node.courier.http, "get", answering(status))
+        assert receipt_claims(deliver(jp, sealed(no)))["cosigned_checkpoint"] is None, status
+        assert jp.node.audit.log.held_from("NO")[0] == first.size
+        assert jp.node.directory.directory().partners["NO"].get("alarm") is None
+    monkeypatch.undo()
+    assert receipt_claims(deliver(jp, sealed(no)))["cosigned_checkpoint"].startswith(grown.note)
+    assert jp.node.audit.log.held_from("NO")[0] == grown.size
+
+
+def test_rule_7_an_older_checkpoint_without_a_proof_is_accepted_not_cosigned_and_not_alarmed(nodes, monkeypatch):
+    """Only 404/422 (the partner no longer has the tree) or a proof that fails raise the alarm for an older one."""
+    no, jp = nodes
+    request(no)
+    older = checkpoint(no)
+    request(no)
+    newer = checkpoint(no)
+    request(no)
+    assert jp.node.audit.log.held_from("NO")[0] == newer.size
+    no.node.exchange.witness.latest_note = lambda: older.note
+    for status in (500, 503, None):
+        monkeypatch.setattr(jp.node.courier.http, "get", answering(status))
+        assert receipt_claims(deliver(jp, sealed(no)))["cosigned_checkpoint"] is None, status
+        assert jp.node.directory.directory().partners["NO"].get("alarm") is None
+    monkeypatch.setattr(jp.node.courier.http, "get", answering(422))
+    _alarm_then_blocked(no, jp)
+    assert "truncated or rolled back" in jp.node.directory.directory().partners["NO"]["alarm"]["reason"]
+    assert jp.node.audit.log.held_from("NO")[0] == newer.size

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess:
     """`cmaa` from another working directory, as an operator in their home directory would run it."""
-    return subprocess.run([sys.executable, "-m", "service.cli", *args], env={**env, "PYTHONPATH": str(ROOT)},
+    path = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))  # keeps the suite's tests/child_hooks
+    return subprocess.run([sys.executable, "-m", "service.cli", *args], env={**env, "PYTHONPATH": path},
                           cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
 
 

@@ -42,6 +42,14 @@ def outcome_update(envelope_id: str, *, receipt: str | None = None, rejection: d
             "lease_until = NULL WHERE envelope_id = ?", (json.dumps(rejection), envelope_id))
 
 
+def requeue_update(envelope_id: str) -> tuple[str, tuple]:
+    """The statement that puts an envelope the partner refused back in the outbox, to be sealed
+    afresh and sent again (in the transaction of the case's ``EnvelopeResent``)."""
+    return ("UPDATE {p}cmaa_outbox SET status = 'pending', next_attempt_at = ?, attempts = 0, rejection = NULL, "
+            "lease_owner = NULL, lease_until = NULL WHERE envelope_id = ? AND status = 'rejected'",
+            (now_ms(), envelope_id))
+
+
 class ExchangeTables:
     """Queries on the outbox and inbox, through the store's own datastore."""
 
@@ -151,10 +159,6 @@ class ExchangeTables:
         self._run("UPDATE {p}cmaa_outbox SET last_error = ?, next_attempt_at = ?, lease_owner = NULL, "
                   "lease_until = NULL WHERE envelope_id = ? AND lease_owner = ?",
                   (error[:500], now_ms() + delay_ms, envelope_id, owner))
-
-    def requeue(self, envelope_id: str) -> None:
-        self._run("UPDATE {p}cmaa_outbox SET status = 'pending', next_attempt_at = ?, rejection = NULL "
-                  "WHERE envelope_id = ? AND status = 'rejected'", (now_ms(), envelope_id))
 
     # -- inbox -------------------------------------------------------------------------
     def inbox_get(self, envelope_id: str) -> dict | None:

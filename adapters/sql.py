@@ -99,9 +99,10 @@ def audit_tables(prefix: str, blob: str) -> list[str]:
 
 
 def insert_rows(cursor, prefix: str, mark: str, outbox: Sequence[dict], inbox: dict | None,
-                 outcome: tuple[str, tuple] | None = None) -> None:
-    if outcome:  # the envelope's final state, in the same transaction as the case event recording it
-        sql, params = outcome
+                 outcome: Sequence[tuple[str, tuple]] = ()) -> None:
+    # An envelope's new state (delivered, rejected, sent again) and an Idempotency-Key's mark,
+    # in the same transaction as the case event recording it.
+    for sql, params in outcome or ():
         cursor.execute(sql.replace("{p}", prefix).replace("?", mark), params)
     for row in outbox:
         columns = ", ".join(OUTBOX_COLUMNS)

@@ -259,9 +259,9 @@ class EventStore(Application):
         transaction; return the last notification id."""
         check_deadline()  # the client may have given up: begin no write past the request's bound
         # A request with an Idempotency-Key: its key is marked committed in this same transaction.
-        outcome = outcome or idempotency_marker()
+        outcomes = [statement for statement in (outcome, idempotency_marker()) if statement]
         try:
-            recordings = self.save(*aggregates, outbox=tuple(outbox), inbox=inbox, outcome=outcome)
+            recordings = self.save(*aggregates, outbox=tuple(outbox), inbox=inbox, outcome=outcomes)
         except IntegrityError:
             # Another writer stored the same version first (optimistic concurrency).
             raise ConcurrentUpdate(

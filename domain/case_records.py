@@ -9,7 +9,10 @@ from datetime import datetime
 from eventsourcing.domain import event
 
 from domain.case_states import CaseRules, require_text
-from domain.errors import InvalidInput
+from domain.errors import IllegalTransition, InvalidInput, NotFound
+
+# A refused consent answer reopens its consent (``ConsentAnswerReturned``): it is answered anew, not resent.
+ANSWERED_ANEW = ("consent_grant", "consent_denial")
 
 
 class CaseRecords(CaseRules):
@@ -18,7 +21,7 @@ class CaseRecords(CaseRules):
     # -- delivery outcomes of this node's envelopes ----------------------------------
     def record_delivery(self, *, envelope_id: str, kind: str, receipt: str, envelope_sha256: str,
                         at: datetime) -> None:
-        if envelope_id in self.deliveries:
+        if self.deliveries.get(envelope_id, {}).get("status") in ("delivered", "rejected"):
             return  # a retried delivery returned the same receipt: already recorded
         self._envelope_delivered(envelope_id=envelope_id, kind=kind, receipt=receipt,
                                  envelope_sha256=envelope_sha256, at=at)
@@ -32,7 +35,7 @@ class CaseRecords(CaseRules):
                          signed_rejection: str | None, at: datetime, body: dict | None = None) -> None:
         """The partner refused one of our envelopes (its signed rejection kept). A consent answer it refused
         never reached it: the consent is open again and can be answered anew once the cause is fixed."""
-        if envelope_id in self.deliveries:
+        if self.deliveries.get(envelope_id, {}).get("status") in ("delivered", "rejected"):
             return
         self._envelope_rejected(envelope_id=envelope_id, kind=kind, step=step, code=code, reason=reason,
                                 signed_rejection=signed_rejection, at=at)
@@ -54,6 +57,31 @@ class CaseRecords(CaseRules):
                            signed_rejection: str | None, at: datetime) -> None:
         self.deliveries[envelope_id] = {"kind": kind, "status": "rejected", "step": step, "code": code,
                                         "reason": reason, "at": at}
+
+    def resend_rejected(self, *, envelope_id: str, by: dict, at: datetime) -> str:
+        """Send again an envelope the partner refused, once its cause is fixed (the partner imported our
+        directory, the agreement came into force, ...): the same envelope, sealed afresh. Returns its kind."""
+        delivery = self.deliveries.get(envelope_id)
+        if delivery is None:
+            raise NotFound(f"this case has no envelope {envelope_id} with an outcome", field="envelope_id")
+        if delivery["status"] != "rejected":
+            raise IllegalTransition(f"envelope {envelope_id} is {delivery['status']}: only an envelope the partner "
+                                    "refused can be sent again", field="envelope_id")
+        if delivery.get("code") == "personal-data-erased":
+            raise IllegalTransition("the personal data this envelope carried was erased before it was sent: it is "
+                                    "never sent (JP-NO Art. 9(2))", field="envelope_id", article="JP-NO Art. 9(2)")
+        if delivery["kind"] in ANSWERED_ANEW:
+            raise IllegalTransition("a refused consent answer reopened its consent: answer the consent again "
+                                    "instead of resending the old answer", field="envelope_id")
+        self._envelope_resent(envelope_id=envelope_id, kind=delivery["kind"], by=by, at=at)
+        return delivery["kind"]
+
+    @event("EnvelopeResent")
+    def _envelope_resent(self, envelope_id: str, kind: str, by: dict, at: datetime) -> None:
+        previous = self.deliveries[envelope_id]
+        self.deliveries[envelope_id] = {"kind": kind, "status": "resent", "at": at, "by": by,
+                                        "refused": [*previous.get("refused", []),
+                                                    {k: previous.get(k) for k in ("step", "code", "reason", "at")}]}
 
     # -- personal data: rectification and erasure (JP-NO Art. 9(2)) ------------------
     def rectify_target(self, *, subject_id: str, index: int, value: dict, reason: str, by: dict, at: datetime,

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
+from adapters.exchange_tables import requeue_update
 from adapters.store import EventStore
 from domain.agreements import Agreements
 from domain.case import REQUESTING, AssistanceCase
@@ -161,6 +162,24 @@ class CaseService(CaseOpening):
         return cases, cursor
 
     # -- helpers --------------------------------------------------------------------
+    def resend(self, who: Principal, case_id: UUID, envelope_id: str) -> AssistanceCase:
+        """Send again an envelope the partner refused (its signed rejection stays in the history), once the
+        cause is fixed: ``EnvelopeResent`` and the envelope back in the outbox, in one transaction."""
+        who.require("official")
+        for attempt in range(COMMAND_ATTEMPTS):
+            case = self.get(who, case_id, ("official",))
+            case.resend_rejected(envelope_id=envelope_id, by=who.as_actor, at=self.clock.now())
+            try:
+                self.store.commit(case, outcome=requeue_update(envelope_id))
+            except ConcurrentUpdate:
+                if attempt == COMMAND_ATTEMPTS - 1:
+                    raise
+                continue
+            if self.exchange is not None and self.exchange.wake is not None:
+                self.exchange.wake()
+            return case
+        raise AssertionError("unreachable")
+
     def _step(self, who: Principal, case_id: UUID, act, roles: tuple[str, ...] = ("official",)) -> AssistanceCase:
         """Load the case, let ``act`` decide, commit with its envelope.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
@@ -120,7 +121,8 @@ def case_page(case_id: UUID, request: Request, ctx: Ctx = Depends(READER_PAGE)):
     restricted = ctx.node.dpo.on_read(ctx.who, case, "read case (console)", purpose)
     view = case_public(case, ctx.node.clock.now(), restricted)
     events = [event_public(e, restricted) for e in ctx.node.cases.history(ctx.who, case_id)]
-    deliveries = ctx.node.store.exchange.for_case(str(case_id))
+    deliveries = [{**row, "refusal": json.loads(row["rejection"]) if row.get("rejection") else None}
+                  for row in ctx.node.store.exchange.for_case(str(case_id))]
     profile = ctx.node.agreements.get(case.agreement)
     return render(ctx, request, "case.html", case=view, events=events, deliveries=deliveries, purpose=purpose,
                   restricted=restricted, profile=profile, actions=_actions(case, ctx),

@@ -37,6 +37,13 @@ def _done(ctx: Ctx, case_id: UUID, message: str):
     return redirect(f"/cases/{case_id}", message, ctx)
 
 
+@routes.post("/cases/{case_id}/deliveries/{envelope_id}/resend")
+def resend(case_id: UUID, envelope_id: str, ctx: Ctx = Depends(FORM)):
+    """Once the cause of the partner's refusal is fixed: the same envelope, sealed afresh (POST …/resend)."""
+    case = ctx.node.cases.resend(ctx.who, case_id, envelope_id)
+    return _done(ctx, case_id, f"Sent again; {case.partner_administration} will be asked once more.")
+
+
 @routes.post("/cases/{case_id}/acknowledge")
 def acknowledge(case_id: UUID, ctx: Ctx = Depends(FORM)):
     case = ctx.node.cases.acknowledge(ctx.who, case_id)

@@ -112,6 +112,15 @@ def _read(node, who, case, action: str, purpose: str | None) -> CasePublic:
     return case_public(case, node.clock.now(), node.dpo.on_read(who, case, action, purpose))
 
 
+@router.post("/{case_id}/deliveries/{envelope_id}/resend", response_model=CasePublic)
+def resend_envelope(case_id: CaseId, envelope_id: str, node: NodeDep, who: Official) -> CasePublic:
+    """Send again an envelope the partner refused (``deliveries[].status`` ``rejected``, with its signed
+    rejection in the history) once the cause is fixed — e.g. the partner has since imported our directory.
+    The same envelope, sealed afresh; ``EnvelopeResent`` records who and when. A refused consent answer
+    is answered anew instead (its consent is open again)."""
+    return _view(node, node.cases.resend(who, case_id, envelope_id))
+
+
 @router.post("/{case_id}/acknowledgement", response_model=CasePublic)
 def acknowledge_request(case_id: CaseId, node: NodeDep, who: Official) -> CasePublic:
     """Acknowledge a received request (JP-NO Art. 12(1))."""

@@ -154,6 +154,12 @@ def install(monkeypatch=None, module=None, recorder: Recorder | None = None) -> 
     patch(jose, "sign", recording_sign)
     patch(jose, "encrypt", recording_encrypt)
     patch(bundle, "export_bundle", recording_export)
-    if module is not None and getattr(module, "export_bundle", None) is export:
-        patch(module, "export_bundle", recording_export)
+    # Modules that imported the function by name (the test's own, service.console.auditors) hold the
+    # original, or the wrapper of the test that first imported them: both are replaced by this test's.
+    recording_export.__wrapped__ = export
+    holders = [module, *(m for name, m in list(sys.modules.items()) if name.startswith("service."))]
+    for holder in holders:
+        held = getattr(holder, "export_bundle", None)
+        if holder is not None and (held is export or getattr(held, "__wrapped__", None) is export):
+            patch(holder, "export_bundle", recording_export)
     return recorder

@@ -37,6 +37,10 @@ def exchange_tables(prefix: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_inbox ("
         "envelope_id TEXT PRIMARY KEY, sender TEXT NOT NULL, content_sha256 TEXT NOT NULL, "
         "envelope_sha256 TEXT NOT NULL, receipt TEXT NOT NULL, received_at BIGINT NOT NULL, case_id TEXT NOT NULL)",
+        # The last refresh of each partner's signed directory (adapters/directory_refresh.py).
+        f"CREATE TABLE IF NOT EXISTS {prefix}cmaa_directory_refresh (partner TEXT PRIMARY KEY, "
+        "attempted_at TEXT NOT NULL, trigger TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT, issued_at TEXT, "
+        "succeeded_at TEXT, refused_at TEXT, refused_detail TEXT)",
     ]
 
 

@@ -19,6 +19,7 @@ from service.audit import AuditService
 from service.cases import CaseService
 from service.consent import ConsentService
 from service.exchange.courier import Courier
+from service.exchange.refresh import DirectoryRefresher
 from service.exchange.directory import DirectoryService
 from service.dpo import DpoService
 from service.exchange.service import ExchangeService
@@ -46,6 +47,7 @@ class Node:
     limiter: RateLimiter | None
     vault: Any = None
     dpo: Any = None
+    refresher: Any = None  # service.exchange.refresh.DirectoryRefresher
 
     def designate_official(self, *, by: str, official_id: str, name: str, email: str = "",
                            roles: list[str]) -> Any:
@@ -109,6 +111,8 @@ def build_node(settings: Settings, *, clock: Any = None, store: EventStore | Non
     node = Node(settings, store, agreements, clock, directory, cases, exchange, courier, ConsentService(cases), audit,
                 metrics, limiter, vault)
     node.dpo = DpoService(store, vault, cases, agreements, clock, metrics)
+    node.refresher = exchange.refresher = DirectoryRefresher(exchange, clock, courier, metrics=metrics,
+                                                             production=settings.environment == "production")
     metrics.attach(node)
     return node
 

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     retention_sweep_seconds: float = Field(3600, ge=0, le=86_400 * 7, description="How often the service erases "
                                            "personal data past its retention (JP-NO Art. 9(2)); 0 disables it "
                                            "in this process (run `cmaa dpo sweep` instead)")
+    directory_refresh_seconds: float = Field(3600, ge=0, le=86_400 * 7, description="How often the service "
+                                             "fetches each partner's signed directory from its endpoint (verified "
+                                             "against the pinned fingerprint, never older than the one held); 0 "
+                                             "disables the schedule in this process (an unknown sender still "
+                                             "triggers one)")
     api_threads: int = Field(1, ge=1, le=64, description="Worker threads for the API's blocking work (store, "
                              "crypto); requests beyond them wait their turn. 1 measured fastest on SQLite and "
                              "PostgreSQL (Python threads of one process share one interpreter lock); raise it so "

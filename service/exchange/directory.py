@@ -119,6 +119,15 @@ class DirectoryService:
                 self._snapshot = current
             return current
 
+    def directory_now(self) -> Directory:
+        """As stored now, even inside :func:`one_directory_read` (a partner's directory refreshed meanwhile,
+        perhaps by another thread); the rest of the block sees this one."""
+        current = self._current()
+        memo = _memo.get()
+        if memo is not None:
+            memo[id(self)] = current
+        return current
+
     def directory_for_update(self) -> Directory:
         """A private copy as stored now, to change and commit. Inside
         :func:`one_directory_read`, the block reads the store at every later

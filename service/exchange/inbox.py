@@ -21,8 +21,6 @@ from service.exchange.schemas import EnvelopePayload
 APPLY_ATTEMPTS = 3
 
 
-
-
 @dataclass
 class Inbound:
     """What the steps have learnt so far about one inbound envelope."""
@@ -88,10 +86,26 @@ def step_4_jws_header(inbox, m: Inbound) -> None:
 
 
 def step_5_known_sender(inbox, m: Inbound) -> None:
-    """5. The kid is a signing key in an imported partner directory (stops unknown senders, revoked officials)."""
+    """5. The kid is a signing key in an imported partner directory (stops unknown senders, revoked officials).
+    A kid we do not know, in an envelope claiming a registered partner as sender, first refreshes that partner's
+    directory from its endpoint (an official designated since we imported it; at most once a minute per partner,
+    verified against the pinned node key: ``service/exchange/refresh.py``)."""
     m.sender_key = m.directory.partner_keys.get(m.sender_kid)
+    if m.sender_key is None and inbox.refresher is not None and \
+            inbox.refresher.on_unknown_sender(_claimed_sender(m.inner)):
+        m.directory = inbox.directory.directory_now()
+        m.sender_key = m.directory.partner_keys.get(m.sender_kid)
     if m.sender_key is None or m.sender_key["use"] != "sig":
         raise EnvelopeRejected(5, "unknown-sender", f"no partner signing key {m.sender_kid} in the directory")
+
+
+def _claimed_sender(inner: str) -> str | None:
+    """The sender administration an envelope claims, unverified: only to pick which partner to refresh."""
+    try:
+        claimed = jose.unverified_header_and_payload(inner)[1].get("from")
+    except jose.JoseFailure:
+        return None
+    return claimed.get("administration") if isinstance(claimed, dict) else None
 
 
 def step_6_signature(inbox, m: Inbound) -> None:

@@ -71,6 +71,14 @@ class KeysAndDirectories:
     def import_directory(self, token: str, pinned_fingerprint: str, by: str,
                          expected_administration: str | None = None) -> dict:
         """Import a partner's signed directory after checking its node key against the pin."""
+        document, node_key = self.verify_partner_directory(token, pinned_fingerprint, expected_administration)
+        self.store_partner_directory(token, document, node_key, pinned_fingerprint, by)
+        return document
+
+    def verify_partner_directory(self, token: str, pinned_fingerprint: str,
+                                 expected_administration: str | None = None) -> tuple[dict, dict]:
+        """A partner's signed directory, verified against the pinned node-key fingerprint: (document, node key).
+        Raises :class:`NotPermitted` (another node key) or :class:`InvalidInput` (not a verifying directory)."""
         try:
             _, claimed = jose.unverified_header_and_payload(token.strip())
             node_key = claimed.get("node_key")
@@ -88,11 +96,15 @@ class KeysAndDirectories:
         if expected_administration and administration != expected_administration:
             raise InvalidInput(f"the directory is {administration}'s, not {expected_administration}'s",
                                field="directory")
+        return document, node_key
+
+    def store_partner_directory(self, token: str, document: dict, node_key: dict, pinned_fingerprint: str,
+                                by: str) -> None:
+        """Hold a verified directory; the directory refuses one not newer than the one held (rollback)."""
         now = self.clock.now()
         directory = self.directory.directory_for_update()
         directory.import_partner_directory(
-            administration=administration, issued_at=datetime.fromisoformat(document["issued_at"]),
+            administration=document.get("administration"), issued_at=datetime.fromisoformat(document["issued_at"]),
             digest=jose.sha256_hex(token.strip().encode()), node_key=node_key, fingerprint=pinned_fingerprint.strip(),
             endpoint=document.get("endpoint"), officials=document["officials"], by=by, at=now)
         self.store.commit(directory)
-        return document

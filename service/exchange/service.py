@@ -35,6 +35,7 @@ class ExchangeService(KeysAndDirectories, Outbox, Inbox, InboxApplication):
     witness: Any = None  # service.exchange.witness.Witness: partners witness each other's logs
     limiter: Any = None  # service.http.ratelimit.RateLimiter: inbound envelopes per partner
     vault: Any = None  # adapters.vault.Vault: personal data sealed in the outbox too
+    refresher: Any = None  # service.exchange.refresh.DirectoryRefresher: partners' directories on unknown senders
 
     @property
     def administration(self) -> str:

@@ -25,6 +25,7 @@ from service.audit import SealerThread
 from service.exchange.courier_runners import CourierProcess, CourierThread
 from service.exchange.directory import OneDirectoryPerRequest
 from service.dpo import SweepThread
+from service.exchange.refresh import RefreshThread
 from service.ops.observability import RequestObservability
 from service.http.routes import agreements, audit, cases, directory, dpo, exchange, information, operations
 from service.settings import Settings
@@ -150,9 +151,14 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None,
         if run_courier and settings.retention_sweep_seconds > 0:
             sweep = SweepThread(app.state.node.dpo, settings.retention_sweep_seconds)
             sweep.start()
+        refresh = None
+        if run_courier and settings.directory_refresh_seconds > 0:
+            refresh = RefreshThread(app.state.node.refresher, settings.directory_refresh_seconds)
+            refresh.start()
         yield
-        if sweep is not None:
-            sweep.stop()
+        for periodic in (sweep, refresh):
+            if periodic is not None:
+                periodic.stop()
         # Shutdown (uvicorn has stopped accepting and drained in-flight requests): the
         # courier finishes the deliveries under way and hands back what it claimed.
         if courier is not None and not courier.stop(settings.shutdown_grace_seconds):

@@ -51,6 +51,9 @@ class Metrics:
                                      registry=r)
         self.retention_sweeps = Counter("cmaa_retention_sweeps", "Retention sweeps by outcome (ok, failed)",
                                         ["outcome"], registry=r)
+        self.directory_refreshes = Counter("cmaa_directory_refreshes", "Refreshes of partners' signed directories, "
+                                           "by partner and outcome (imported, unchanged, failed, refused)",
+                                           ["partner", "outcome"], registry=r)
         self.retention_erased_keys = Counter("cmaa_retention_erased_keys", "Personal-data keys destroyed by the "
                                              "retention sweep (JP-NO Art. 9(2))", registry=r)
 

@@ -113,6 +113,63 @@ def import_partner_directory(administration: AdminCode, body: DirectoryImport, n
     return {"imported": administration, "officials": sorted(document["officials"])}
 
 
+class DirectoryRefreshPublic(BaseModel):
+    """One attempt to fetch a partner's signed directory from its endpoint, and what came of it."""
+
+    attempted_at: str
+    trigger: str = Field(description="scheduled, unknown-sender (the inbox met a signing key it did not know) "
+                         "or operator")
+    outcome: str = Field(description="imported (a newer directory is held now), unchanged, failed (not fetched: "
+                         "unreachable, HTTP error, no endpoint) or refused (another node key, a bad signature, an "
+                         "older directory than the one held: nothing changed)")
+    detail: str | None
+    issued_at: str | None = Field(description="issued_at of the last directory the partner served that verified")
+    succeeded_at: str | None = Field(description="when a refresh last succeeded (imported or unchanged)")
+    refused_at: str | None = Field(description="when the partner last served a directory that was refused")
+    refused_detail: str | None
+
+
+class HeldDirectoryPublic(BaseModel):
+    issued_at: str
+    digest: str
+    fingerprint: str
+
+
+class PartnerDirectoryPublic(BaseModel):
+    partner: str
+    endpoint: str | None
+    held: HeldDirectoryPublic | None = Field(description="the partner directory this node holds, if imported")
+    last_refresh: DirectoryRefreshPublic | None
+    unknown_officials: list[str] = Field(description="our officials the partner does not know yet, on the "
+                                         "evidence: their latest envelope to it was rejected unknown-sender and "
+                                         "none of theirs made since was delivered")
+
+
+class PartnerDirectoriesPublic(BaseModel):
+    data: list[PartnerDirectoryPublic]
+    count: int
+
+
+@router.get("/partners/directories", response_model=PartnerDirectoriesPublic)
+def read_partner_directories(node: NodeDep, who: Operator) -> PartnerDirectoriesPublic:
+    """Per partner: the directory held, its last refresh from the partner's endpoint (time, trigger, outcome,
+    the last refusal), and which of our officials it does not know yet (operator)."""
+    who.require("operator")
+    found = node.refresher.status()
+    return PartnerDirectoriesPublic(data=[PartnerDirectoryPublic(**p) for p in found], count=len(found))
+
+
+@router.post("/partners/{administration}/directory/refresh", response_model=DirectoryRefreshPublic)
+def refresh_partner_directory(administration: AdminCode, node: NodeDep, who: Operator) -> DirectoryRefreshPublic:
+    """Fetch the partner's signed directory from its endpoint now and hold it if it verifies against the pinned
+    fingerprint and is newer than the one held (operator). The outcome is the answer, also when it failed."""
+    who.require("operator")
+    node.directory.directory().partner(administration)  # 404 for an administration that is not a partner
+    row = node.refresher.refresh(administration, "operator")
+    record = node.refresher.records.all().get(administration, row)
+    return DirectoryRefreshPublic(**{k: record.get(k) for k in DirectoryRefreshPublic.model_fields})
+
+
 class AlarmClearance(Strict):
     resolution: Annotated[str, Field(min_length=3, max_length=5000)]
 

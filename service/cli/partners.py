@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from service.cli.common import BY, open_node, out, print_columns, refusing
+from service.cli.common import BY, err, open_node, out, print_columns, refusing
 
 partners = typer.Typer(help="Partner administrations and their designated officials.", no_args_is_help=True)
 
@@ -57,13 +57,43 @@ def partners_clear_alarm(administration: str, resolution: Annotated[str, typer.O
     out.print(f"cleared the history alarm for {administration}")
 
 
+@partners.command("refresh-directory")
+def partners_refresh_directory(administration: str) -> None:
+    """Fetch a partner's signed directory from its endpoint now; held if it verifies against the pinned
+    fingerprint and is newer than the one held. Exits 1 when it was not fetched or was refused."""
+    node = open_node()
+    refusing(lambda: node.directory.directory().partner(administration))
+    row = node.refresher.refresh(administration, "operator")
+    line = f"{administration}: {row['outcome']} — {row['detail']}"
+    if row["outcome"] not in ("imported", "unchanged"):
+        err.print(f"[red]not refreshed:[/red] {line}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    out.print(line)
+
+
 @partners.command("list")
 def partners_list() -> None:
-    """The partner administrations: agreements, endpoint, imported directory and any history alarm."""
+    """The partner administrations: agreements, endpoint, the directory held and its last refresh from the
+    partner's endpoint (a refusal stays shown), our officials the partner does not know yet, any history alarm."""
     rows = []
-    for code, partner in sorted(open_node().directory.directory().partners.items()):
+    node = open_node()
+    status = {p["partner"]: p for p in node.refresher.status()}
+    for code, partner in sorted(node.directory.directory().partners.items()):
         imported = partner.get("directory")
         rows.append((code, partner["name"], ", ".join(partner["agreements"]), partner.get("endpoint") or "-",
                      imported["issued_at"].isoformat(timespec="seconds") if imported else "no",
+                     _refresh(status[code]["last_refresh"]), ", ".join(status[code]["unknown_officials"]) or "-",
                      "RAISED" if partner.get("alarm") else "-"))
-    print_columns(("partner", "name", "agreements", "endpoint", "directory imported", "alarm"), rows)
+    print_columns(("partner", "name", "agreements", "endpoint", "directory held", "last refresh", "not known to it",
+                   "alarm"), rows)
+
+
+def _refresh(last: dict | None) -> str:
+    if last is None:
+        return "never"
+    shown = f"{last['outcome']} {last['attempted_at'][:19]} ({last['trigger']})"
+    if last["outcome"] != "refused" and last.get("refused_at"):
+        shown += f"; REFUSED {last['refused_at'][:19]}: {last['refused_detail']}"
+    elif last["outcome"] != "imported":
+        shown += f": {last['detail']}"
+    return shown

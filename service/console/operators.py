@@ -29,11 +29,14 @@ def _figures(ctx: Ctx) -> dict:
     directory = ctx.node.directory.directory()
     now = ctx.node.clock.now()
     partners = []
+    refreshes = {r["partner"]: r for r in ctx.node.refresher.status()}
     for code, p in sorted(directory.partners.items()):
         imported = (p.get("directory") or {}).get("issued_at")
         partners.append({"code": code, "name": p.get("name"), "agreements": p.get("agreements", []),
                          "endpoint": p.get("endpoint"), "alarm": p.get("alarm"),
                          "directory_age": (now - imported) if imported else None,
+                         "issued_at": imported, "refresh": refreshes[code]["last_refresh"],
+                         "unknown_officials": refreshes[code]["unknown_officials"],
                          "officials": sorted(p.get("officials", {}))})
     outbox = ctx.node.store.exchange.by_partner()
     now_ms = time.time() * 1000
@@ -57,6 +60,14 @@ def clear_alarm(administration: str, ctx: Ctx = Depends(FORM)):
         raise InvalidInput("say how the alarm was resolved (what you checked with the partner)", field="resolution")
     ctx.node.exchange.witness.clear(administration, resolution, ctx.who.official_id)
     return redirect("/operations", f"History alarm for {administration} cleared.", ctx)
+
+
+@routes.post("/operations/partners/{administration}/directory/refresh")
+def refresh_directory(administration: str, ctx: Ctx = Depends(FORM)):
+    """``cmaa partners refresh-directory``: the outcome is shown on the page, also when it failed."""
+    ctx.node.directory.directory().partner(administration)
+    row = ctx.node.refresher.refresh(administration, "operator")
+    return redirect("/operations", f"Directory of {administration}: {row['outcome']} ({row['detail']}).", ctx)
 
 
 @routes.post("/operations/officials")

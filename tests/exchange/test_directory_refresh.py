@@ -3,6 +3,8 @@ against the pinned fingerprint with rollback protection; what the operator sees.
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from fastapi.testclient import TestClient
 
@@ -36,6 +38,10 @@ class Counting:
     def get(self, url: str, **kwargs):
         self.calls += 1
         return self.http.get(url, **kwargs)
+
+
+def text(response) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.text))
 
 
 def designate_on_jp(jp, official: str) -> dict:
@@ -217,3 +223,29 @@ def test_the_operator_refreshes_a_partner_directory_through_the_api(nodes, clock
     response = no.api.post("/exchange/partners/JP/directory/refresh", headers=no.operator)
     assert response.status_code == 200 and response.json()["outcome"] == "imported"
     assert status_of(no, "JP")["held"]["issued_at"] == response.json()["issued_at"]
+
+
+def test_the_operations_page_shows_each_partner_refresh_and_our_officials_it_does_not_know(nodes, clock):
+    from tests.console.test_security import client, sign_in
+
+    no, jp = nodes
+    clock.advance(seconds=1)
+    sato = designate_on_jp(jp, "jp-sato")
+    no.node.exchange.refresher = None  # NO does not refresh: it rejects jp-sato's envelope
+    request_from_jp(jp, sato)
+    jp.deliver()
+    page = client(jp.node)
+    sign_in(page, jp.operator)
+    assert re.search(r"<span class=\"tag red\">jp-sato</span>", page.get("/console/operations").text)
+    console = client(no.node)
+    csrf = sign_in(console, no.operator)
+    assert "never" in text(console.get("/console/operations"))
+    no.node.refresher.http = Serving(status=502)
+    refreshed = text(console.post("/console/operations/partners/JP/directory/refresh", data={"csrf": csrf}))
+    assert "Directory of JP: failed (HTTP 502 from the partner)" in refreshed
+    no.node.refresher.http = Serving(jp.node.exchange.export_directory().replace(".", ".x", 1))
+    no.node.refresher.refresh("JP", "scheduled")
+    no.node.refresher.http = Serving(error=httpx.ReadTimeout("slow"))
+    no.node.refresher.refresh("JP", "scheduled")
+    shown = text(console.get("/console/operations"))
+    assert "failed" in shown and "unreachable (ReadTimeout)" in shown and "refused" in shown

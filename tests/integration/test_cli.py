@@ -159,3 +159,28 @@ def test_serve_on_an_empty_data_directory_says_it_creates_the_node(tmp_path):
         _, stderr = serve.communicate(timeout=20)
     said = " ".join(stderr.split())
     assert f"no node at {data}: creating the node of NO" in said, stderr[-2000:]
+
+
+def test_an_operator_refreshes_a_partner_directory_and_sees_the_outcome_in_the_partner_list(tmp_path, clock):
+    from service.node import initialise
+    from tests.factories import make_node
+    from tests.servers import free_port
+
+    jp = make_node(f"sqlite:///{tmp_path / 'jp.db'}", tmp_path / "jp", clock, administration="JP",
+                   administration_name="Japan Customs", public_url=f"http://127.0.0.1:{free_port()}")  # nobody there
+    initialise(jp)
+    (tmp_path / "jp.jws").write_text(jp.exchange.export_directory())
+    fingerprint = jp.exchange.node_fingerprint()
+    jp.close()
+    env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}", COLUMNS="250")
+    assert cmaa(env, "init").returncode == 0
+    assert cmaa(env, "partners", "add", "JP", "--name", "Japan Customs", "--agreement", "jp-no-2016").returncode == 0
+    assert cmaa(env, "partners", "import-directory", "JP", str(tmp_path / "jp.jws"), "--fingerprint",
+                fingerprint).returncode == 0
+    assert "never" in cmaa(env, "partners", "list").stdout
+    refreshed = cmaa(env, "partners", "refresh-directory", "JP")
+    assert refreshed.returncode == 1 and "failed" in refreshed.stderr and "unreachable" in refreshed.stderr
+    assert "Traceback" not in refreshed.stderr
+    listing = cmaa(env, "partners", "list").stdout
+    assert "failed" in listing and "(operator)" in listing and "unreachable" in listing
+    assert cmaa(env, "partners", "refresh-directory", "SE").returncode == 1

@@ -91,12 +91,20 @@ def step_5_known_sender(inbox, m: Inbound) -> None:
     directory from its endpoint (an official designated since we imported it; at most once a minute per partner,
     verified against the pinned node key: ``service/exchange/refresh.py``)."""
     m.sender_key = m.directory.partner_keys.get(m.sender_kid)
-    if m.sender_key is None and inbox.refresher is not None and \
-            inbox.refresher.on_unknown_sender(_claimed_sender(m.inner)):
-        m.directory = inbox.directory.directory_now()
-        m.sender_key = m.directory.partner_keys.get(m.sender_kid)
+    refreshed = None
+    if m.sender_key is None and inbox.refresher is not None:
+        refreshed = inbox.refresher.on_unknown_sender(claimed := _claimed_sender(m.inner))
+        if refreshed is not None:
+            m.directory = inbox.directory.directory_now()
+            m.sender_key = m.directory.partner_keys.get(m.sender_kid)
     if m.sender_key is None or m.sender_key["use"] != "sig":
-        raise EnvelopeRejected(5, "unknown-sender", f"no partner signing key {m.sender_kid} in the directory")
+        reason = f"no partner signing key {m.sender_kid} in the directory"
+        if refreshed is not None and refreshed["outcome"] in ("imported", "unchanged"):
+            reason += f"; {claimed}'s directory, refreshed from its endpoint, does not list it"
+        elif refreshed is not None:  # the sender learns why its new key is not known yet
+            reason += f"; refreshing {claimed}'s directory from its endpoint {refreshed['outcome']}: " \
+                      f"{refreshed['detail']}"
+        raise EnvelopeRejected(5, "unknown-sender", reason)
 
 
 def _claimed_sender(inner: str) -> str | None:

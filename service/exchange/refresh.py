@@ -63,25 +63,27 @@ class DirectoryRefresher:
         return {code: self.refresh(code, "scheduled")["outcome"]
                 for code, partner in sorted(partners.items()) if partner.get("directory")}
 
-    def on_unknown_sender(self, administration: Any) -> bool:
+    def on_unknown_sender(self, administration: Any) -> dict | None:
         """The inbox met a signing key it does not know, in an envelope that claims to come from
         ``administration``. Refresh that partner's directory if it is a registered partner whose directory we
         hold, at most once per ``on_demand_every`` seconds; a concurrent caller waits for the refresh under way.
-        Returns whether the caller should read the directory again. Nothing is fetched for anyone else: the
-        claim is unverified, so the inbox must not become a way to make this node fetch at will."""
+        Returns the outcome of the latest such refresh (the caller reads the directory again), or ``None``.
+        Nothing is fetched for anyone else: the claim is unverified, so the inbox must not become a way to make
+        this node fetch at will."""
         partner = self.exchange.directory.directory().partners.get(administration) \
             if isinstance(administration, str) else None
         if not partner or not partner.get("directory"):
-            return False
+            return None
         with self._guard:
             lock = self._locks.setdefault(administration, threading.Lock())
         with lock:
             last = self._last_on_demand.get(administration)
-            if last is not None and time.monotonic() - last < self.on_demand_every:
-                return True  # a refresh just ran (perhaps for a concurrent envelope): read what it held
-            self._last_on_demand[administration] = time.monotonic()
-            self.refresh(administration, "unknown-sender")
-        return True
+            if last is not None and time.monotonic() - last[0] < self.on_demand_every:
+                return last[1]  # a refresh just ran (perhaps for a concurrent envelope): read what it held
+            self._last_on_demand[administration] = (time.monotonic(), {"outcome": "failed", "detail": "under way"})
+            row = self.refresh(administration, "unknown-sender")
+            self._last_on_demand[administration] = (self._last_on_demand[administration][0], row)
+        return row
 
     # == one refresh ======================================================================
     def refresh(self, administration: str, trigger: str = "operator") -> dict:

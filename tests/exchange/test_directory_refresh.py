@@ -113,10 +113,25 @@ def test_an_unknown_sender_refreshes_only_a_registered_partner_and_at_most_once_
     no, jp = nodes
     refresher = no.node.refresher
     refresher.http = counting = Counting(no.node.courier.http)
-    assert refresher.on_unknown_sender("SE") is False and refresher.on_unknown_sender(None) is False
+    assert refresher.on_unknown_sender("SE") is None and refresher.on_unknown_sender(None) is None
     assert counting.calls == 0
-    assert refresher.on_unknown_sender("JP") and refresher.on_unknown_sender("JP")
+    first = refresher.on_unknown_sender("JP")
+    assert first["trigger"] == "unknown-sender" and refresher.on_unknown_sender("JP") == first
     assert counting.calls == 1
+
+
+def test_an_envelope_from_a_key_the_refresh_could_not_fetch_is_rejected_saying_why(nodes, clock):
+    no, jp = nodes
+    clock.advance(seconds=1)
+    sato = designate_on_jp(jp, "jp-sato")
+    no.node.refresher.http = Serving(error=httpx.ConnectError("refused"))
+    case_id = request_from_jp(jp, sato)
+    jp.deliver()
+    history = jp.api.get(f"/cases/{case_id}/history", headers=sato).json()["data"]
+    rejected = history[-1]
+    assert rejected["event"] == "EnvelopeRejected", rejected
+    assert "refreshing JP's directory from its endpoint failed: unreachable (ConnectError)" in str(rejected)
+    assert "jp-sato" not in no.node.directory.directory().partners["JP"]["officials"]
 
 
 # (b) ---------------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Check documents against the published JSON Schemas (``openapi/envelopes/``), independently
 of the pydantic models they were generated from: a plain draft 2020-12 validator reads the files.
 
-``record_signed_documents`` (an autouse fixture in ``tests/conftest.py``) records every JSON
-payload the nodes' own code signs during a test — envelopes, receipts, rejections,
-directories — every envelope it encrypts, every answer an inbox gives a courier (receipt or problem), and every audit bundle exported, and checks them when the test ends.
+``signed_documents_follow_published_schemas`` (an autouse fixture in ``tests/conftest.py``)
+records every JSON payload the nodes' own code signs during a test — envelopes, receipts,
+rejections, directories — every envelope it encrypts, every answer an inbox gives a courier
+(receipt or problem), and every audit bundle exported, and checks them when the test ends.
 
 The node processes the end-to-end tests start (``cmaa serve``, its courier child, ``cmaa``
 commands) are checked the same way: ``tests/child_hooks/sitecustomize.py``, on the
@@ -24,7 +25,8 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 # PUBLISHED_SCHEMA_DIR: another copy, for the test that proves a node process's violation is caught.
-SCHEMA_DIR = Path(os.environ.get("PUBLISHED_SCHEMA_DIR") or Path(__file__).resolve().parent.parent / "openapi" / "envelopes")
+SCHEMA_DIR = Path(os.environ.get("PUBLISHED_SCHEMA_DIR")
+                  or Path(__file__).resolve().parent.parent / "openapi" / "envelopes")
 TYP_SCHEMAS = {"cmaa-directory+jws": "directory.schema.json", "cmaa-receipt+jws": "receipt.schema.json",
                "cmaa-rejection+jws": "rejection.schema.json"}
 REPORTS_ENV = "PUBLISHED_SCHEMA_REPORTS"  # not CMAA_*: tests/servers.py passes those only as it chooses

@@ -83,7 +83,8 @@ def test_a_node_process_that_signs_a_document_breaking_a_schema_fails_the_test(t
     (schemas / "directory.schema.json").write_text(json.dumps(broken), encoding="utf-8")
     env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}")
     assert cmaa(env, "init").returncode == 0
-    exported = cmaa({**env, "PUBLISHED_SCHEMA_DIR": str(schemas), REPORTS_ENV: str(reports)}, "keys", "export-directory")
+    broken_env = {**env, "PUBLISHED_SCHEMA_DIR": str(schemas), REPORTS_ENV: str(reports)}
+    exported = cmaa(broken_env, "keys", "export-directory")
     assert exported.returncode == 0, exported.stderr
     reported = child_reports(reports, {})
     assert reported and all("'no_such_member' is a required property" in line for line in reported), reported

@@ -65,6 +65,24 @@ class AgreementProfile:
     def from_dict(cls, data: dict[str, Any]) -> AgreementProfile:
         return cls(id=data["id"], short=data["short"], title=data["title"], raw=data)
 
+    def parameter(self, dotted: str) -> Any:
+        """A value of the profile by its dotted path, e.g. ``recovery.minimum``."""
+        value: Any = self.raw
+        for part in dotted.split("."):
+            value = value[part]
+        return value
+
+    def with_parameters(self, values: dict[str, Any]) -> AgreementProfile:
+        """This profile with deployment parameters set (``Directory.terms``); the package's file is untouched."""
+        data = json.loads(json.dumps(self.raw))
+        for dotted, value in values.items():
+            *parents, last = dotted.split(".")
+            node = data
+            for part in parents:
+                node = node[part]
+            node[last] = value
+        return AgreementProfile.from_dict(data)
+
     # -- citing ------------------------------------------------------------
     def cite(self, article: str) -> str:
         """``"Art. 11(4)(b)"`` -> ``"JP-NO Art. 11(4)(b)"``."""

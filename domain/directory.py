@@ -7,15 +7,15 @@ records every designation, revocation and partner registration as an event.
 
 from __future__ import annotations
 
-import calendar
 import re
-from datetime import date, datetime
+from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.agreements import AgreementPeriod, AgreementProfile
-from domain.errors import IllegalTransition, InvalidInput, NotFound, NotPermitted
+from domain.agreements import AgreementProfile
+from domain.directory_terms import AgreementTerms
+from domain.errors import InvalidInput, NotFound, NotPermitted
 
 ROLES = ("official", "auditor", "dpo", "operator")
 # An official id names key files and key ids: lower-case letters, digits, '.', '_', '-' (the API's pattern too).
@@ -26,7 +26,7 @@ def directory_id(administration: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"cmaa:directory:{administration}")
 
 
-class Directory(Aggregate):
+class Directory(AgreementTerms, Aggregate):
     """One administration's directory: its designated officials and their public keys, its partners with what
     they published to us (officials, keys, endpoint, node key pin), and the agreements' periods in force.
 
@@ -282,69 +282,3 @@ class Directory(Aggregate):
                 if k["official"] not in chosen or k["valid_from"] > chosen[k["official"]][0]:
                     chosen[k["official"]] = (k["valid_from"], kid, k["jwk"])
         return {kid: jwk for _, kid, jwk in chosen.values()}
-
-    # -- the period an agreement binds (JP-NO Art. 18, 19) -------------------------
-    def record_agreement_period(
-        self,
-        *,
-        profile: AgreementProfile,
-        in_force_from: date | None,
-        termination_notified_on: date | None,
-        by: str,
-        at: datetime,
-    ):
-        in_effect = self.period(profile).terminated_from
-        notified = self.periods.get(profile.id, {}).get("termination_notified_on")
-        if in_effect is not None and at.date() >= in_effect and (
-                termination_notified_on is None or termination_notified_on.isoformat() != notified):
-            # JP-NO Art. 19(1): the termination took effect; a notice in effect is not withdrawn afterwards.
-            raise IllegalTransition(
-                f"the termination of {profile.short} took effect on {in_effect.isoformat()}; it can no longer be "
-                "withdrawn or changed", article=profile.cite(profile.raw["termination"]["article"]),
-                field="termination_notified_on")
-        terminated_from = None
-        if termination_notified_on is not None:
-            terminated_from = _add_months(termination_notified_on, profile.termination_notice_months)
-        start = in_force_from or self.period(profile).in_force_from
-        self._agreement_period_recorded(
-            agreement=profile.id,
-            in_force_from=start.isoformat(),
-            termination_notified_on=termination_notified_on.isoformat() if termination_notified_on else None,
-            terminated_from=terminated_from.isoformat() if terminated_from else None,
-            article=profile.cite(profile.raw["termination"]["article"]),
-            by=by,
-            at=at,
-        )
-
-    @event("AgreementPeriodRecorded")
-    def _agreement_period_recorded(
-        self,
-        agreement: str,
-        in_force_from: str,
-        termination_notified_on: str | None,
-        terminated_from: str | None,
-        article: str,
-        by: str,
-        at: datetime,
-    ):
-        self.periods[agreement] = {
-            "in_force_from": in_force_from,
-            "termination_notified_on": termination_notified_on,
-            "terminated_from": terminated_from,
-        }
-
-    def period(self, profile: AgreementProfile) -> AgreementPeriod:
-        recorded = self.periods.get(profile.id)
-        if recorded is None:
-            return profile.default_period
-        end = recorded["terminated_from"]
-        return AgreementPeriod(
-            in_force_from=date.fromisoformat(recorded["in_force_from"]),
-            terminated_from=date.fromisoformat(end) if end else None,
-        )
-
-
-def _add_months(day: date, months: int) -> date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

@@ -84,7 +84,7 @@ class CaseOpening:
         content = RequestContent.from_dict(data["content"])
         article = check_request(
             RequestCheck(
-                profile=profile,
+                profile=directory.terms(profile),  # with this node's deployment parameters (Nordic Art. 10(2))
                 period=directory.period(profile),
                 kind=data["kind"],
                 language=data["language"],

@@ -40,3 +40,23 @@ def agreements_period(
     directory = refusing(lambda: node.directory.record_agreement_period(
         by=BY, agreement=agreement_id, in_force_from=starts, termination_notified_on=notified))
     out.print(json.dumps(directory.periods[agreement_id]))
+
+
+@agreements.command("set-parameter")
+def agreements_set_parameter(
+    agreement_id: str,
+    parameter: Annotated[str, typer.Argument(help="e.g. recovery.minimum (the profile's deployment_parameters)")],
+    value: Annotated[str, typer.Argument(help='JSON, e.g. \'{"NOK": "2000", "SEK": "2000"}\'')],
+) -> None:
+    """Set a deployment parameter an agreement leaves to the parties (e.g. Nordic Art. 10(2)'s minimum claim).
+
+    Recorded in the directory with who and when; the rules apply it from the next request on."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not JSON; e.g. '{{\"NOK\": \"2000\"}}'", param_hint="VALUE") from None
+    node = open_node()
+    directory = refusing(lambda: node.directory.set_agreement_parameter(
+        by=BY, agreement=agreement_id, parameter=parameter, value=parsed))
+    profile = node.agreements.get(agreement_id)
+    out.print(json.dumps(directory.parameters_of(profile)[parameter]), highlight=False, soft_wrap=True)

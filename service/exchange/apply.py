@@ -75,7 +75,7 @@ class InboxApplication:
         if envelope.kind == "request":
             content = RequestContent.from_dict(body["content"])
             article = check_request(RequestCheck(
-                profile=profile, period=directory.period(profile), kind=body["kind"], language=body["language"],
+                profile=directory.terms(profile), period=directory.period(profile), kind=body["kind"], language=body["language"],
                 requesting=sender, requested=self.administration, content=content, day=now.date(),
                 bilateral_languages=tuple(directory.partners[sender].get("languages", ()))))
             articles = [article, profile.cite(profile.raw["languages"]["article"])]

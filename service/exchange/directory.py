@@ -166,6 +166,12 @@ class DirectoryService:
         return self._change("record_agreement_period", by=by, profile=self.agreements.get(agreement),
                             in_force_from=in_force_from, termination_notified_on=termination_notified_on)
 
+    def set_agreement_parameter(self, *, by: str, agreement: str, parameter: str, value) -> Directory:
+        """A deployment parameter of an agreement (``deployment_parameters`` of its profile), recorded
+        with who and when; the rules apply it from the next request on (``Directory.terms``)."""
+        return self._change("set_agreement_parameter", by=by, profile=self.agreements.get(agreement),
+                            parameter=parameter, value=value)
+
     # -- credentials -------------------------------------------------------------
     def issue_credential(self, *, by: str, official_id: str, valid_for: timedelta | None = None) -> str:
         """Issue a bearer token for one of the node's active officials; returned once.

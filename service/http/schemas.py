@@ -255,11 +255,6 @@ class PartnerOfficialCreate(Strict):
     name: Short
 
 
-class AgreementPeriodUpdate(Strict):
-    in_force_from: date | None = None
-    termination_notified_on: date | None = None
-
-
 class DirectoryPublic(BaseModel):
     administration: str
     name: str
@@ -268,22 +263,6 @@ class DirectoryPublic(BaseModel):
     periods: dict[str, dict[str, Any]]
 
 
-class AgreementPublic(BaseModel):
-    id: str
-    short: str
-    title: str
-    in_force_from: date
-    terminated_from: date | None
-    in_force_today: bool
-    profile: dict[str, Any]
-
-
-class AgreementsPublic(BaseModel):
-    data: list[AgreementPublic]
-    count: int
-
-
-# -- data protection (JP-NO Art. 9(2)) ------------------------------------------------------
 class SubjectIdentifiers(Strict):
     """Identifiers of a data subject: a name with date of birth, or document numbers / company ids."""
 

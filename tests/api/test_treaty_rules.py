@@ -130,3 +130,38 @@ def test_a_termination_in_effect_cannot_be_withdrawn(api, who, clock):
         assert response.json()["article"] == "JP-NO Art. 19(1)"
     [jp_no] = [a for a in api.get("/agreements", headers=who.operator).json()["data"] if a["id"] == "jp-no-2016"]
     assert jp_no["terminated_from"] == "2027-01-01"
+
+
+def test_the_nordic_recovery_minimum_is_deployment_data_set_by_the_operator(api, who, node):
+    """Nordic Art. 10(2) leaves the minimum to the guidelines under Art. 13: the operator sets it (a directory
+    event with who and when); the rule applies it at once; nothing but a declared parameter, well formed."""
+    node.directory.register_partner(by="test", administration="SE", name="Tullverket", agreements=["nordic-1981"])
+    claim = {"amount": "1800.00", "currency": "NOK", "enforcement_title": "Vedtak 2026/17", "enforceable": True,
+             "limitation_date": "2029-01-01", "not_recoverable_at_home": True}
+    body = jp_no_request(agreement="nordic-1981", partner_administration="SE", kind="recovery_of_claim",
+                         language="no", addressed_to=[], recovery=claim)
+    assert api.post("/cases", json=body, headers=who.official).status_code == 201  # above the default 1500
+    path = "/agreements/nordic-1981/parameters/recovery.minimum"
+    minimum = {"NOK": "2000", "SEK": "2000", "DKK": "1500", "EUR": "200", "ISK": "30000"}
+    assert api.put(path, headers=who.official, json={"value": minimum}).status_code == 403
+    for bad, field in (({"value": {"NOK": "-5"}}, "value.NOK"), ({"value": {"nok": "5"}}, "value.nok"),
+                       ({"value": "2000"}, "value"), ({"value": {"NOK": "lots"}}, "value.NOK")):
+        refused_change = api.put(path, headers=who.operator, json=bad)
+        assert refused_change.status_code == 422 and refused_change.json()["field"] == field, refused_change.text
+        assert refused_change.json()["article"] == "Nordic Art. 10(2)"
+    unknown = api.put("/agreements/nordic-1981/parameters/recovery.article", headers=who.operator,
+                      json={"value": "Art. 1"})
+    assert unknown.status_code == 404 and "recovery.minimum" in unknown.json()["detail"]
+    assert api.put("/agreements/jp-no-2016/parameters/recovery.minimum", headers=who.operator,
+                   json={"value": minimum}).status_code == 404
+    answer = api.put(path, headers=who.operator, json={"value": minimum})
+    assert answer.status_code == 200, answer.text
+    recorded = answer.json()["parameters"]["recovery.minimum"]
+    assert recorded["value"]["NOK"] == "2000" and recorded["by"] and recorded["article"] == "Nordic Art. 10(2)"
+    assert answer.json()["profile"]["recovery"]["minimum"]["NOK"] == "2000"
+    problem = refused(api, who, body)  # 1800 no longer exceeds the minimum
+    assert (problem["article"], problem["field"]) == ("Nordic Art. 10(2)", "recovery.amount")
+    assert "2000 NOK" in problem["detail"]
+    events = [e for e in node.store.recorder.select_notifications(1, 10_000)
+              if e.topic.endswith("Directory.AgreementParameterSet")]
+    assert len(events) == 1

@@ -49,6 +49,16 @@ def test_agreement_termination_is_recorded_from_the_cli(tmp_path):
     assert '"terminated_from": "2027-04-15"' in result.stdout
 
 
+def test_a_deployment_parameter_is_set_from_the_cli(tmp_path):
+    """Nordic Art. 10(2)'s minimum is deployment data: set by the operator, recorded with who and when."""
+    env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}")
+    assert cmaa(env, "init").returncode == 0
+    result = cmaa(env, "agreements", "set-parameter", "nordic-1981", "recovery.minimum", '{"NOK": "2500"}')
+    assert result.returncode == 0, result.stderr
+    assert '"NOK": "2500"' in result.stdout and '"article": "Nordic Art. 10(2)"' in result.stdout
+    assert '"by": "cli:' in result.stdout
+
+
 def test_a_bad_setting_is_named_at_start_up(tmp_path):
     env = cli_env(tmp_path / "data", "mysql://nope/x")
     result = cmaa(env, "init")

@@ -5,7 +5,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from domain.agreements import Agreements
-from domain.directory import Directory, _add_months
+from domain.directory import Directory
+from domain.directory_terms import _add_months
 from domain.errors import InvalidInput, NotPermitted
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)

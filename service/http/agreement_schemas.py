@@ -1,0 +1,42 @@
+"""The API's bodies and answers about agreements: periods in force and deployment parameters."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from service.http.schemas import Strict
+
+
+class AgreementPeriodUpdate(Strict):
+    in_force_from: date | None = None
+    termination_notified_on: date | None = None
+
+
+class AgreementParameterUpdate(Strict):
+    value: Any = Field(description="The parameter's value, in the shape of the profile's default: for "
+                                   "``recovery.minimum`` a map of ISO 4217 codes to amounts, e.g. "
+                                   "``{\"NOK\": \"2000\", \"SEK\": \"2000\"}``")
+
+
+class AgreementPublic(BaseModel):
+    id: str
+    short: str
+    title: str
+    in_force_from: date
+    terminated_from: date | None
+    in_force_today: bool
+    profile: dict[str, Any] = Field(description="The profile as this node applies it: the package's profile "
+                                                "with the deployment parameters set here")
+    parameters: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Deployment parameters "
+                                                  "set on this node: name -> value, article, by, at")
+
+
+class AgreementsPublic(BaseModel):
+    data: list[AgreementPublic]
+    count: int
+
+
+# -- data protection (JP-NO Art. 9(2)) ------------------------------------------------------

@@ -157,6 +157,19 @@ def test_the_scheduled_refresh_picks_up_a_new_official_and_a_rotated_key(nodes, 
     assert imports_of(no) == before
 
 
+def test_the_service_refreshes_its_partners_directories_on_its_schedule_while_it_runs(nodes, clock):
+    from tests.servers import wait_until
+
+    no, jp = nodes
+    clock.advance(seconds=1)
+    designate_on_jp(jp, "jp-sato")
+    settings = no.node.settings.model_copy(update={"directory_refresh_seconds": 3600, "courier_interval_seconds": 0,
+                                                    "sealer_interval_seconds": 0, "retention_sweep_seconds": 0})
+    with TestClient(create_app(settings, node=no.node, run_courier=True)):  # the first pass runs at start
+        wait_until(lambda: "jp-sato" in no.node.directory.directory().partners["JP"]["officials"])
+    assert status_of(no, "JP")["last_refresh"]["trigger"] == "scheduled"
+
+
 # (c) ---------------------------------------------------------------------------------------------------
 def test_a_directory_signed_by_another_node_key_is_refused_and_the_operator_sees_it(nodes, tmp_path, clock):
     no, jp = nodes

@@ -203,6 +203,7 @@ def test_an_older_directory_is_refused_as_a_rollback_and_changes_nothing(nodes, 
     outcome = no.node.refresher.refresh("JP", "scheduled")
     assert outcome["outcome"] == "refused" and "rollback" in outcome["detail"]
     assert held(no, "JP") == before and "jp-sato" in before[1] and imports_of(no) == events
+    assert "rollback" in status_of(no, "JP")["last_refresh"]["refused_detail"]
 
 
 def test_a_tampered_directory_is_refused(nodes, clock):

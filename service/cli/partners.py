@@ -65,7 +65,9 @@ def partners_refresh_directory(administration: str) -> None:
     refusing(lambda: node.directory.directory().partner(administration))
     row = node.refresher.refresh(administration, "operator")
     line = f"{administration}: {row['outcome']} — {row['detail']}"
-    if row["outcome"] not in ("imported", "unchanged"):
+    from service.exchange.refresh import OK
+
+    if row["outcome"] not in OK:
         err.print(f"[red]not refreshed:[/red] {line}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     out.print(line)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from adapters import jose
 from domain.errors import ConcurrentUpdate, DomainError, as_prose
 from service.exchange.outbox import RECEIPT_TYP, REJECTION_TYP
+from service.exchange.refresh import OK as REFRESHED
 from service.exchange.rejection import EnvelopeRejected
 from service.exchange.schemas import EnvelopePayload
 
@@ -99,7 +100,7 @@ def step_5_known_sender(inbox, m: Inbound) -> None:
             m.sender_key = m.directory.partner_keys.get(m.sender_kid)
     if m.sender_key is None or m.sender_key["use"] != "sig":
         reason = f"no partner signing key {m.sender_kid} in the directory"
-        if refreshed is not None and refreshed["outcome"] in ("imported", "unchanged"):
+        if refreshed is not None and refreshed["outcome"] in REFRESHED:
             reason += f"; {claimed}'s directory, refreshed from its endpoint, does not list it"
         elif refreshed is not None:  # the sender learns why its new key is not known yet
             reason += f"; refreshing {claimed}'s directory from its endpoint {refreshed['outcome']}: " \

@@ -9,7 +9,8 @@ from uuid import UUID
 from fastapi import Depends, Request
 
 from domain.case import REQUESTED, REQUESTING
-from domain.case_states import ACKNOWLEDGEMENT, FINAL_REPLY, INTERIM_REPLY, OWN, POSTPONEMENT, REFUSAL, TABLE
+from domain.case_states import (ACKNOWLEDGEMENT, CLOSURE, CONSULTATION, FINAL_REPLY, FORWARDING, INTERIM_REPLY, OWN,
+                                POSTPONEMENT, REFUSAL, TABLE, WRITTEN_CONFIRMATION)
 from domain.errors import DomainError
 from service.console.forms import lines, rule_errors, validate, words
 from service.console.web import Ctx, holding, redirect, render, router
@@ -130,7 +131,8 @@ def case_page(case_id: UUID, request: Request, ctx: Ctx = Depends(READER_PAGE)):
 
 
 CONSOLE_STEPS = {ACKNOWLEDGEMENT: "acknowledge", REFUSAL: "refuse", FINAL_REPLY: "reply", INTERIM_REPLY: "reply",
-                 POSTPONEMENT: "postpone"}
+                 POSTPONEMENT: "postpone", FORWARDING: "forward", CONSULTATION: "consult", CLOSURE: "close",
+                 WRITTEN_CONFIRMATION: "confirm"}
 
 
 def _actions(case, ctx: Ctx) -> set[str]:
@@ -138,10 +140,12 @@ def _actions(case, ctx: Ctx) -> set[str]:
         return set()
     status, side = case.status, case.side
     can: set[str] = set()
+    # The steps the case's state table (domain/case_states.py) allows this node's officials now.
+    can |= {action for step, action in CONSOLE_STEPS.items()
+            if step in TABLE[side] and TABLE[side][step].by == OWN and status in TABLE[side][step].moves}
+    if "confirm" in can and (not case.is_oral or case.confirmed_in_writing_at is not None):
+        can.discard("confirm")  # JP-NO Art. 11(3): an oral request, confirmed once
     if side == REQUESTED:
-        # The steps the case's state table (domain/case_states.py) allows this node's officials now.
-        can |= {action for step, action in CONSOLE_STEPS.items()
-                if TABLE[side][step].by == OWN and status in TABLE[side][step].moves}
         if any(c["status"] == "requested" for c in case.consents.values()):
             can.add("answer_consent")
     if side == REQUESTING and case.items:

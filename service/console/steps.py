@@ -13,7 +13,7 @@ from service.console.forms import lines, words
 from service.console.web import PREFIX, Ctx, redirect, render, router, holding
 from service.http.routes.information import (AdvanceNoticeCreate, ConsentDenial, ConsentGrant, ConsentRequestCreate,
                                              DisclosureCreate)
-from service.http.schemas import Postponement, Refusal, Reply
+from service.http.schemas import Closure, Consultation, Forwarding, Postponement, Refusal, Reply, WrittenConfirmation
 
 routes = router()
 PAGE, FORM = holding("official")
@@ -167,3 +167,46 @@ def disclose(case_id: UUID, request: Request, ctx: Ctx = Depends(FORM)):
     body["items"] = tuple(body["items"])
     ctx.node.consent.disclose(ctx.who, case_id, DisclosureRequest(**body))
     return _done(ctx, case_id, "Disclosure recorded; the provider is notified.")
+
+
+@routes.post("/cases/{case_id}/forward")
+def forward(case_id: UUID, request: Request, ctx: Ctx = Depends(FORM)):
+    body = Forwarding.model_validate({"authority": ctx.field("authority"), "reason": ctx.field("forward_reason")})
+    if not _confirmed(ctx):
+        return _check(ctx, request, case_id, "forward the request", "The request goes to that authority and the "
+                      "requesting administration is told; this node's part ends.",
+                      [("Authority", body.authority), ("Why", body.reason)], "Forward the request")
+    ctx.node.cases.forward(ctx.who, case_id, authority=body.authority, reason=body.reason)
+    return _done(ctx, case_id, f"Forwarded to {body.authority}; the requesting administration is told.")
+
+
+@routes.post("/cases/{case_id}/consult")
+def consult(case_id: UUID, request: Request, ctx: Ctx = Depends(FORM)):
+    body = Consultation.model_validate({"subject": ctx.field("subject"), "message": ctx.field("consult_message")})
+    if not _confirmed(ctx):
+        return _check(ctx, request, case_id, "consult the requesting administration", "Your message is signed and "
+                      "sent; the case waits for the answer.",
+                      [("About", body.subject.replace("_", " ")), ("Message", body.message)], "Send")
+    ctx.node.cases.open_consultation(ctx.who, case_id, subject=body.subject, message=body.message)
+    return _done(ctx, case_id, "Consultation sent.")
+
+
+@routes.post("/cases/{case_id}/written-confirmation")
+def confirm_in_writing(case_id: UUID, request: Request, ctx: Ctx = Depends(FORM)):
+    body = WrittenConfirmation.model_validate({"reference": ctx.field("confirmation_reference")})
+    if not _confirmed(ctx):
+        return _check(ctx, request, case_id, "confirm the oral request in writing", "The written confirmation is "
+                      "signed and sent to the requested administration.", [("Document", body.reference)],
+                      "Confirm in writing")
+    ctx.node.cases.confirm_in_writing(ctx.who, case_id, reference=body.reference)
+    return _done(ctx, case_id, "Written confirmation sent.")
+
+
+@routes.post("/cases/{case_id}/close")
+def close(case_id: UUID, request: Request, ctx: Ctx = Depends(FORM)):
+    body = Closure.model_validate({"reason": ctx.field("close_reason")})
+    if not _confirmed(ctx):
+        return _check(ctx, request, case_id, "close the case", "No further step can be made on it on this node.",
+                      [("Why", body.reason)], "Close the case", True)
+    ctx.node.cases.close(ctx.who, case_id, reason=body.reason)
+    return _done(ctx, case_id, "Case closed.")

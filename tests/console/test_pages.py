@@ -169,3 +169,49 @@ def test_a_verification_that_cannot_run_says_so_without_a_trace(node, monkeypatc
     page = api.post("/console/audit/verify", data={"csrf": csrf, "checkpoint": "cmaa-exchange/NO\n1\nAAAA\n"})
     assert "Could not verify" in page.text and "disk on fire" not in page.text and "Traceback" not in page.text
     assert page.text.rstrip().endswith("</html>")
+
+
+def _step(api, csrf, path: str, form: dict) -> str:
+    """A form, its check-your-answers page, then the step; the case page it leads to."""
+    check = api.post(path, data={"csrf": csrf, **form})
+    assert check.status_code == 200 and "Check your answers" in check.text, check.text[:500]
+    done = api.post(path, data={"csrf": csrf, **form, "confirmed": "yes"}, follow_redirects=False)
+    assert done.status_code == 303, done.text[:500]
+    return text(api.get(done.headers["location"]))
+
+
+def test_forwarding_consultation_written_confirmation_and_closure_are_in_the_console(node):
+    api = client(node)
+    csrf = sign_in(api, node.officials.official)
+    api.post(f"/console/cases/{received(node).id}/purpose", data={"csrf": csrf, "purpose": "Work"})
+    case = received(node)
+    api.post(f"/console/cases/{case.id}/purpose", data={"csrf": csrf, "purpose": "Work"})
+    page = api.get(f"/console/cases/{case.id}").text
+    assert "Forward to the competent authority" not in page and "Close the case" not in page  # not yet: received
+    api.post(f"/console/cases/{case.id}/acknowledge", data={"csrf": csrf, "confirmed": "yes"})
+    page = api.get(f"/console/cases/{case.id}").text
+    assert "Forward to the competent authority" in page and "JP-NO Art. 12(2)" in page
+    assert "Consult the requesting administration" in page and "Close the case" not in page  # unanswered
+    after = _step(api, csrf, f"/console/cases/{case.id}/consult",
+                  {"subject": "extraordinary_costs", "consult_message": "The audit will cost JPY 2m; agree?"})
+    assert "Consultation sent" in after and "in consultation" in after and "ConsultationOpened" in after
+    missing = api.post(f"/console/cases/{case.id}/forward", data={"csrf": csrf, "authority": ""})
+    assert missing.status_code == 422 and "authority: String should have at least 1 character" in text(missing)
+    other = received(node)
+    api.post(f"/console/cases/{other.id}/purpose", data={"csrf": csrf, "purpose": "Work"})
+    api.post(f"/console/cases/{other.id}/acknowledge", data={"csrf": csrf, "confirmed": "yes"})
+    after = _step(api, csrf, f"/console/cases/{other.id}/forward",
+                  {"authority": "Tokyo Customs Investigation", "forward_reason": "They hold the records"})
+    assert "Forwarded to Tokyo Customs Investigation" in after and "Close the case" in after
+    after = _step(api, csrf, f"/console/cases/{other.id}/close", {"close_reason": "Forwarded; nothing more here"})
+    assert "Case closed" in after and "closed" in after and "Close the case" not in after
+    # The requesting side confirms its oral request in writing (JP-NO Art. 11(3)), once.
+    oral = api.post("/cases/oral", json=jp_no_request(), headers=node.officials.official).json()
+    api.post(f"/console/cases/{oral['id']}/purpose", data={"csrf": csrf, "purpose": "Work"})
+    assert "Confirm the oral request in writing" in api.get(f"/console/cases/{oral['id']}").text
+    after = _step(api, csrf, f"/console/cases/{oral['id']}/written-confirmation",
+                  {"confirmation_reference": "Letter NO-2026-77"})
+    assert "Written confirmation sent" in after and "Confirm the oral request in writing" not in after
+    written = api.post("/cases", json=jp_no_request(), headers=node.officials.official).json()
+    api.post(f"/console/cases/{written['id']}/purpose", data={"csrf": csrf, "purpose": "Work"})
+    assert "Confirm the oral request in writing" not in api.get(f"/console/cases/{written['id']}").text

@@ -303,3 +303,45 @@ def test_the_auditor_verifies_the_dpo_reports_and_erases_and_the_log_still_verif
     assert page.locator("#verdict").inner_text() == "NOT VERIFIED"
     assert page.get_by_role("cell", name="manipulation").count() >= 1
     auditor.check("audit-tampered")
+
+
+def test_every_page_a_form_leads_to_passes_the_accessibility_check(person, nodes):
+    """The pages reached only by sending a form — each step's Check your answers, the credential shown
+    once, a refusal page — get the same axe check in the browser as the pages one navigates to."""
+    import httpx
+
+    made = httpx.post(f"{nodes.no}/cases", json=jp_no_request(),
+                      headers={"Authorization": f"Bearer {nodes.tokens['no-hansen']}"})
+    assert made.status_code == 201, made.text
+    reference = made.json()["reference"]
+    tanaka = person("JP", "jp-tanaka")
+    page = reload_until(tanaka, lambda html: reference in html) if reference not in tanaka.go(
+        "/cases").content() else tanaka.page
+    page = open_case(tanaka, reference)
+    case_page = page.url
+
+    def check_page(form: str, fill) -> None:
+        tanaka.page.goto(case_page)
+        fill(tanaka.page)
+        tanaka.page.click(f"form[action$='/{form}'] button")
+        assert tanaka.page.locator("h1").inner_text().startswith("Check your answers"), form
+        tanaka.check(f"check-{form}")
+
+    check_page("refuse", lambda p: (p.locator("input[name='grounds[]']").first.check(),
+                                    p.fill("#refusal_reasons", "Contrary to public policy")))
+    tanaka.page.goto(case_page)
+    tanaka.page.click("button:has-text('Acknowledge')")
+    check_page("postpone", lambda p: p.fill("#postpone_reasons", "Investigation under way"))
+    check_page("forward", lambda p: (p.fill("#authority", "Tokyo Customs"), p.fill("#forward_reason", "Theirs")))
+    check_page("consult", lambda p: (p.select_option("#subject", "extraordinary_costs"),
+                                     p.fill("#consult_message", "This costs JPY 2m; agree?")))
+    tanaka.page.goto(case_page)
+    tanaka.page.click("form[action$='/forward'] button")  # nothing filled in: the refusal page
+    assert tanaka.page.locator("h1").inner_text() == "Invalid input"
+    tanaka.check("step-invalid")
+
+    operator = person("NO", "operator")
+    page = operator.go("/operations")
+    page.click("form[action$='/officials/no-audit/credential'] button")
+    assert "cmaa." in page.locator("main").inner_text()  # the credential, shown once
+    operator.check("credential-issued")

@@ -37,6 +37,15 @@ def _done(ctx: Ctx, case_id: UUID, message: str):
     return redirect(f"/cases/{case_id}", message, ctx)
 
 
+def _step(ctx: Ctx, request: Request, case_id: UUID, check: tuple, act, done: str):
+    """A step in two posts: Check your answers (``check``: what ``_check`` shows), then, confirmed, ``act``
+    and back to the case with ``done``."""
+    if not _confirmed(ctx):
+        return _check(ctx, request, case_id, *check)
+    act()
+    return _done(ctx, case_id, done)
+
+
 @routes.post("/cases/{case_id}/deliveries/{envelope_id}/resend")
 def resend(case_id: UUID, envelope_id: str, ctx: Ctx = Depends(FORM)):
     """Once the cause of the partner's refusal is fixed: the same envelope, sealed afresh (POST …/resend)."""
@@ -78,23 +87,22 @@ def reply(case_id: UUID, request: Request, ctx: Ctx = Depends(FORM)):
 @routes.post("/cases/{case_id}/refuse")
 def refuse(case_id: UUID, request: Request, ctx: Ctx = Depends(FORM)):
     body = Refusal.model_validate({"grounds": ctx.many("grounds"), "reasons": ctx.field("refusal_reasons")})
-    if not _confirmed(ctx):
-        return _check(ctx, request, case_id, "refuse", "The refusal and its reasons are sent to the requesting "
-                      "administration; it cannot be taken back.",
-                      [("Grounds", ", ".join(body.grounds)), ("Reasons", body.reasons)], "Refuse the request", True)
-    ctx.node.cases.refuse(ctx.who, case_id, grounds=body.grounds, reasons=body.reasons)
-    return _done(ctx, case_id, "Request refused; the reasons are sent.")
+    return _step(ctx, request, case_id, (
+        "refuse", "The refusal and its reasons are sent to the requesting administration; it cannot be taken back.",
+        [("Grounds", ", ".join(body.grounds)), ("Reasons", body.reasons)], "Refuse the request", True),
+        lambda: ctx.node.cases.refuse(ctx.who, case_id, grounds=body.grounds, reasons=body.reasons),
+        "Request refused; the reasons are sent.")
 
 
 @routes.post("/cases/{case_id}/postpone")
 def postpone(case_id: UUID, request: Request, ctx: Ctx = Depends(FORM)):
     body = Postponement.model_validate({"reasons": ctx.field("postpone_reasons"), "until": ctx.field("until") or None})
-    if not _confirmed(ctx):
-        return _check(ctx, request, case_id, "postpone", "The requesting administration is told, with the reasons.",
-                      [("Reasons", body.reasons), ("Until", body.until)], "Postpone")
-    ctx.node.cases.postpone(ctx.who, case_id, reasons=body.reasons,
-                            until=body.until.isoformat() if body.until else None)
-    return _done(ctx, case_id, "Postponed; the reasons are sent.")
+    return _step(ctx, request, case_id, (
+        "postpone", "The requesting administration is told, with the reasons.",
+        [("Reasons", body.reasons), ("Until", body.until)], "Postpone"),
+        lambda: ctx.node.cases.postpone(ctx.who, case_id, reasons=body.reasons,
+                                        until=body.until.isoformat() if body.until else None),
+        "Postponed; the reasons are sent.")
 
 
 @routes.post("/cases/{case_id}/consents/{consent_id}")
@@ -172,41 +180,36 @@ def disclose(case_id: UUID, request: Request, ctx: Ctx = Depends(FORM)):
 @routes.post("/cases/{case_id}/forward")
 def forward(case_id: UUID, request: Request, ctx: Ctx = Depends(FORM)):
     body = Forwarding.model_validate({"authority": ctx.field("authority"), "reason": ctx.field("forward_reason")})
-    if not _confirmed(ctx):
-        return _check(ctx, request, case_id, "forward the request", "The request goes to that authority and the "
-                      "requesting administration is told; this node's part ends.",
-                      [("Authority", body.authority), ("Why", body.reason)], "Forward the request")
-    ctx.node.cases.forward(ctx.who, case_id, authority=body.authority, reason=body.reason)
-    return _done(ctx, case_id, f"Forwarded to {body.authority}; the requesting administration is told.")
+    return _step(ctx, request, case_id, (
+        "forward the request", "The request goes to that authority and the requesting administration is told; "
+        "this node's part ends.", [("Authority", body.authority), ("Why", body.reason)], "Forward the request"),
+        lambda: ctx.node.cases.forward(ctx.who, case_id, authority=body.authority, reason=body.reason),
+        f"Forwarded to {body.authority}; the requesting administration is told.")
 
 
 @routes.post("/cases/{case_id}/consult")
 def consult(case_id: UUID, request: Request, ctx: Ctx = Depends(FORM)):
     body = Consultation.model_validate({"subject": ctx.field("subject"), "message": ctx.field("consult_message")})
-    if not _confirmed(ctx):
-        return _check(ctx, request, case_id, "consult the requesting administration", "Your message is signed and "
-                      "sent; the case waits for the answer.",
-                      [("About", body.subject.replace("_", " ")), ("Message", body.message)], "Send")
-    ctx.node.cases.open_consultation(ctx.who, case_id, subject=body.subject, message=body.message)
-    return _done(ctx, case_id, "Consultation sent.")
+    return _step(ctx, request, case_id, (
+        "consult the requesting administration", "Your message is signed and sent; the case waits for the answer.",
+        [("About", body.subject.replace("_", " ")), ("Message", body.message)], "Send"),
+        lambda: ctx.node.cases.open_consultation(ctx.who, case_id, subject=body.subject, message=body.message),
+        "Consultation sent.")
 
 
 @routes.post("/cases/{case_id}/written-confirmation")
 def confirm_in_writing(case_id: UUID, request: Request, ctx: Ctx = Depends(FORM)):
     body = WrittenConfirmation.model_validate({"reference": ctx.field("confirmation_reference")})
-    if not _confirmed(ctx):
-        return _check(ctx, request, case_id, "confirm the oral request in writing", "The written confirmation is "
-                      "signed and sent to the requested administration.", [("Document", body.reference)],
-                      "Confirm in writing")
-    ctx.node.cases.confirm_in_writing(ctx.who, case_id, reference=body.reference)
-    return _done(ctx, case_id, "Written confirmation sent.")
+    return _step(ctx, request, case_id, (
+        "confirm the oral request in writing", "The written confirmation is signed and sent to the requested "
+        "administration.", [("Document", body.reference)], "Confirm in writing"),
+        lambda: ctx.node.cases.confirm_in_writing(ctx.who, case_id, reference=body.reference),
+        "Written confirmation sent.")
 
 
 @routes.post("/cases/{case_id}/close")
 def close(case_id: UUID, request: Request, ctx: Ctx = Depends(FORM)):
     body = Closure.model_validate({"reason": ctx.field("close_reason")})
-    if not _confirmed(ctx):
-        return _check(ctx, request, case_id, "close the case", "No further step can be made on it on this node.",
-                      [("Why", body.reason)], "Close the case", True)
-    ctx.node.cases.close(ctx.who, case_id, reason=body.reason)
-    return _done(ctx, case_id, "Case closed.")
+    return _step(ctx, request, case_id, (
+        "close the case", "No further step can be made on it on this node.", [("Why", body.reason)],
+        "Close the case", True), lambda: ctx.node.cases.close(ctx.who, case_id, reason=body.reason), "Case closed.")

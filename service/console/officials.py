@@ -14,7 +14,7 @@ from domain.case_states import (ACKNOWLEDGEMENT, CLOSURE, CONSULTATION, FINAL_RE
 from domain.errors import DomainError
 from service.console.forms import lines, rule_errors, validate, words
 from service.console.web import Ctx, holding, redirect, render, router
-from service.http.schemas import CaseRequestCreate
+from service.http.schemas import CaseRequestCreate, ReceivedRequestCreate
 from service.http.views import case_public, event_public
 
 routes = router()
@@ -63,11 +63,12 @@ def cases(request: Request, ctx: Ctx = Depends(READER_PAGE)):
                   agreements=[p.id for p in ctx.node.agreements], total=len(found))
 
 
-def _request_form(ctx: Ctx, request: Request, values: dict, errors: dict, status: int = 200):
+def _request_form(ctx: Ctx, request: Request, values: dict, errors: dict, status: int = 200, received: bool = False):
+    """One form for a request made here and for one received outside the exchange (``received``)."""
     directory = ctx.node.directory.directory()
     profiles = list(ctx.node.agreements)
     return render(ctx, request, "request_new.html", status, values=values, errors=errors, kinds=KINDS,
-                  partners=directory.partners, profiles=profiles)
+                  partners=directory.partners, profiles=profiles, received=received)
 
 
 @routes.get("/cases/new")
@@ -110,6 +111,30 @@ def make_request(request: Request, ctx: Ctx = Depends(OFFICIAL_FORM)):
                             f"{case.partner_administration}.", ctx)
     values = {k: v for k, v in ctx.form.items() if k != "csrf"}
     return _request_form(ctx, request, values, errors, 422)
+
+
+@routes.get("/cases/received")
+def new_received_request(request: Request, ctx: Ctx = Depends(OFFICIAL_PAGE)):
+    return _request_form(ctx, request, {"channel": "written", "language": "en", "target_kind": "legal"}, {},
+                         received=True)
+
+
+@routes.post("/cases/received")
+def record_received_request(request: Request, ctx: Ctx = Depends(OFFICIAL_FORM)):
+    """A partner's request that came by post, by phone or from a partner without a node: the API's schema
+    and the same CaseService call as ``POST /cases/received``."""
+    body, errors = validate(ReceivedRequestCreate, {**request_body(ctx), "channel": ctx.field("channel") or "written"})
+    if body is not None:
+        try:
+            case = ctx.node.cases.record_received_request(ctx.who, body.model_dump(mode="json"))
+        except DomainError as error:
+            errors = rule_errors(error)
+        else:
+            ctx.session.purposes[str(case.id)] = "Recorded the request"
+            return redirect(f"/cases/{case.id}", f"Request {case.reference} from {case.partner_administration} "
+                            "recorded; acknowledge it when you have checked it.", ctx)
+    values = {k: v for k, v in ctx.form.items() if k != "csrf"}
+    return _request_form(ctx, request, values, errors, 422, received=True)
 
 
 @routes.get("/cases/{case_id}")

@@ -93,6 +93,7 @@ class Nodes:
     tokens: dict[str, str]
     envs: dict[str, dict]
     backend: str
+    processes: dict = field(default_factory=dict)  # NodeProcess per administration: stopped and started by journeys
 
 
 def _more_officials(env: dict) -> dict[str, str]:
@@ -127,7 +128,7 @@ def _started(tmp, url_no, url_jp, backend):
     no.start()
     jp.start()
     try:
-        yield Nodes(no.base, jp.base, tokens, {"NO": no.env, "JP": jp.env}, backend)
+        yield Nodes(no.base, jp.base, tokens, {"NO": no.env, "JP": jp.env}, backend, {"NO": no, "JP": jp})
     finally:
         no.stop()
         jp.stop()
@@ -146,3 +147,44 @@ def person(browser, nodes):
     yield make
     for who in made:
         who.close()
+
+
+def restore_an_older_backup_of_japan(nodes: Nodes, tmp: Path) -> None:
+    """A real fork, as production meets one: Japan's operator restores an older backup of its store after
+    Norway witnessed a later checkpoint of Japan's log. Japan's next receipt presents a history that does
+    not extend what Norway witnessed, and Norway's witness (service/exchange/witness.py) raises the alarm."""
+    import httpx
+
+    from service.node import build_node
+    from service.ops.backups import backup_node, restore_node
+    from tests.factories import jp_no_request
+    from tests.servers import wait_until
+
+    settings = _settings({**nodes.envs["JP"], "CMAA_BACKUP_PASSPHRASE": "the console journeys' backup passphrase"})
+    norway = build_node(_settings(nodes.envs["NO"]))
+
+    def delivered() -> None:  # a request from Norway; Japan's receipt carries Japan's latest checkpoint
+        made = httpx.post(f"{nodes.no}/cases", json=jp_no_request(),
+                          headers={"Authorization": f"Bearer {nodes.tokens['no-hansen']}"})
+        assert made.status_code == 201, made.text
+        wait_until(lambda: [r for r in norway.store.exchange.for_case(made.json()["id"])
+                            if r["status"] == "delivered"])
+
+    try:
+        older = backup_node(settings, tmp / "jp-backup")  # `cmaa backup` on Japan's host, the node running
+        delivered()  # Japan's log grows past the backup ...
+        japan = build_node(settings)
+        try:  # ... and Japan signs a checkpoint of it (as its node does every minute)
+            japan.audit.seal_and_checkpoint()
+            later = japan.audit.checkpoint()
+        finally:
+            japan.close()
+        assert later.size > older["log_size"]
+        delivered()  # its receipt carries the later checkpoint: Norway witnesses it (consistent, cosigned)
+        wait_until(lambda: (norway.audit.log.held_from("JP") or (0,))[0] >= later.size)
+        nodes.processes["JP"].stop()
+        restore_node(settings, tmp / "jp-backup", force=True)  # `cmaa restore --force`, the node stopped
+        nodes.processes["JP"].start()
+        delivered()  # the receipt now carries Japan's restored (older, then regrown) history
+    finally:
+        norway.close()

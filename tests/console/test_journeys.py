@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 
+from tests.console.conftest import restore_an_older_backup_of_japan
 from tests.factories import jp_no_request
 
 
@@ -35,7 +36,8 @@ def fill_request(page, **skip):
     content = body["content"]
     page.select_option("#partner_administration", "JP")
     page.select_option("#kind", "information")
-    page.fill("#addressed_to", "jp-tanaka")
+    if page.locator("#addressed_to").count():  # not on the form for a request received outside the exchange
+        page.fill("#addressed_to", "jp-tanaka")
     page.fill("#action_requested", content["action_requested"])
     if "reason" not in skip:
         page.fill("#reason", content["reason"])
@@ -45,6 +47,15 @@ def fill_request(page, **skip):
     page.fill("#target_name", content["targets"][0]["name"])
     page.fill("#target_id_scheme", "company_registration")
     page.fill("#target_id_value", content["targets"][0]["identifiers"][0]["value"])
+
+
+def summary_focused(page) -> bool:
+    """The error summary takes the focus (autofocus), so a keyboard or screen-reader user lands on it."""
+    for _ in range(50):
+        if page.evaluate("document.activeElement.className") == "error-summary":
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def test_a_request_made_in_norway_is_answered_in_japan_then_consent_and_disclosure(person):
@@ -60,13 +71,7 @@ def test_a_request_made_in_norway_is_answered_in_japan_then_consent_and_disclosu
     fill_request(page, reason=True)
     page.click("button:has-text('Send the request')")
     # The treaty's refusal lands on the field, with its article, and the summary (focused) links to it.
-    focused = ""
-    for _ in range(50):
-        focused = page.evaluate("document.activeElement.className")
-        if focused == "error-summary":
-            break
-        time.sleep(0.1)
-    assert focused == "error-summary"
+    assert summary_focused(page)
     summary = page.locator(".error-summary a[href='#reason']")
     assert "JP-NO Art. 11(4)(b)" in summary.inner_text()
     assert page.locator("#reason-error").is_visible()
@@ -159,6 +164,22 @@ def test_a_request_made_in_norway_is_answered_in_japan_then_consent_and_disclosu
     assert page.locator("h1").inner_text() == "Sign in"
 
 
+def test_an_official_records_a_request_that_came_by_post(person):
+    hansen = person("NO", "no-hansen")
+    page = hansen.go("/cases")
+    page.click("text=Record a request received outside the exchange")
+    hansen.check("request-received")
+    page.select_option("#partner_administration", "JP")
+    fill_request(page, reason=True)
+    page.click("button:has-text('Record the request')")
+    assert summary_focused(page) and "JP-NO Art. 11(4)(b)" in page.locator(".error-summary").inner_text()
+    hansen.check("request-received-error")
+    page.fill("#reason", jp_no_request()["content"]["reason"])
+    page.click("button:has-text('Record the request')")
+    assert "recorded" in page.locator(".banner").inner_text() and "received" in page.locator("h1").inner_text().lower()
+    hansen.check()
+
+
 def in_process(nodes, administration: str):
     """The same store opened beside the running node, as `cmaa` on its host would."""
     from service.node import build_node
@@ -167,25 +188,16 @@ def in_process(nodes, administration: str):
     return build_node(_settings(nodes.envs[administration]))
 
 
-def test_an_operator_sees_the_node_and_clears_a_partner_alarm(person, nodes):
-    node = in_process(nodes, "NO")
-    try:  # what the witness records when JP presents a forked history (service/exchange/witness.py)
-        node.directory._change("raise_history_alarm", by="witness", administration="JP",
-                               reason="two different trees of 5 leaves: forked", held="held", presented="presented")
-    finally:
-        node.close()
-    import httpx
-
-    made = httpx.post(f"{nodes.no}/cases", json=jp_no_request(),
-                      headers={"Authorization": f"Bearer {nodes.tokens['no-hansen']}"})
-    assert made.status_code == 201, made.text
+def test_an_operator_sees_the_node_and_clears_a_partner_alarm(person, nodes, tmp_path):
+    restore_an_older_backup_of_japan(nodes, tmp_path)  # a real fork, seen by Norway's witness
     operator = person("NO", "operator")
-    page = operator.go("/operations")
+    operator.go("/operations")
+    page = reload_until(operator, lambda html: "history alarm" in html)
     chart = page.locator("svg[role=img]")  # the outbox per partner, drawn on the server
     assert chart.locator("title").first.text_content() == "Envelopes per partner"
     assert chart.locator("text").first.text_content() == "JP"
-    assert "history alarm" in page.locator("main").inner_text().lower()
-    assert "two different trees" in page.content()
+    reason = page.locator("main table").nth(1).inner_text()
+    assert re.search(r"leaves.*(forked|truncated or rolled back|rewritten)", reason), reason
     for check in ("store", "keys", "sealer", "outbox"):
         assert page.get_by_role("cell", name=check, exact=True).count() == 1
     operator.check("operations-alarm")
@@ -203,6 +215,30 @@ def test_an_operator_sees_the_node_and_clears_a_partner_alarm(person, nodes):
         assert not node.directory.directory().partners["JP"].get("alarm")
     finally:
         node.close()
+
+    # Register a partner: the errors on the fields, the summary focused; then Japan's directory, uploaded.
+    page.click("button:has-text('Register the partner')")
+    assert summary_focused(page) and page.locator("#partner_agreements-error").is_visible()
+    operator.check("operations-partner-error")
+    page.locator(".error-summary a[href='#partner_administration']").click()
+    assert page.evaluate("document.activeElement.id") == "partner_administration"
+    page.keyboard.type("SE")
+    page.fill("#partner_name", "Swedish Customs")
+    page.get_by_label(re.compile("^Nordic")).check()
+    page.click("button:has-text('Register the partner')")
+    assert "Partner SE registered under nordic-1981" in page.locator(".banner").inner_text()
+    japan = in_process(nodes, "JP")
+    try:
+        (tmp_path / "JP.jws").write_text(japan.exchange.export_directory())
+        pinned = japan.exchange.node_fingerprint()
+    finally:
+        japan.close()
+    page.select_option("#import_administration", "JP")
+    page.set_input_files("#import_directory_file", str(tmp_path / "JP.jws"))
+    page.fill("#import_fingerprint", pinned)
+    page.click("button:has-text('Import the directory')")
+    assert "Directory of JP imported: 1 official(s) (jp-tanaka)" in page.locator(".banner").inner_text()
+    operator.check()
 
 
 def verify(auditor, note: str):

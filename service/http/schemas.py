@@ -95,7 +95,6 @@ class ReceivedRequestCreate(CaseRequestCreate):
     """A partner's request that reached this administration outside the exchange."""
 
     channel: Literal["written", "oral"] = "written"
-    received_from: OfficialId | None = None
 
 
 class Restrictions(Strict):

@@ -110,3 +110,12 @@ def test_a_store_locked_by_another_writer_is_a_503_problem_and_nothing_is_stored
     assert "Traceback" not in response.text
     assert api.get("/cases", headers=who.official).json()["count"] == 0
     assert api.post("/cases", json=jp_no_request(), headers=who.official).status_code == 201
+
+
+def test_a_field_the_node_would_not_keep_is_refused_not_dropped(api, who):
+    """received_from was accepted on POST /cases/received and stored nowhere: input is kept or refused."""
+    from tests.factories import received_request
+
+    response = api.post("/cases/received", json={**received_request(), "received_from": "jp-tanaka"},
+                        headers=who.official)
+    assert response.status_code == 422 and response.json()["field"] == "received_from"

@@ -278,3 +278,38 @@ def test_the_operations_page_shows_each_partner_refresh_and_our_officials_it_doe
     no.node.refresher.refresh("JP", "scheduled")
     shown = text(console.get("/console/operations"))
     assert "failed" in shown and "unreachable (ReadTimeout)" in shown and "refused" in shown
+
+
+def test_the_signed_directory_is_served_while_the_api_worker_is_busy(store_url, tmp_path, clock, monkeypatch):
+    """A partner refreshing on an unknown sender fetches our directory from inside its inbox request,
+    perhaps while our one API worker (CMAA_API_THREADS=1) does the same towards it: the directory must
+    not wait for that worker, or both sides wait out their fetch timeouts and refuse the envelopes."""
+    import threading
+
+    from tests.factories import client_for, configure, make_node
+
+    node = make_node(store_url, tmp_path, clock)
+    who = configure(node)
+    held, release = threading.Event(), threading.Event()
+    authenticate = node.directory.authenticate
+
+    def slow(token):
+        held.set()
+        release.wait(10)
+        return authenticate(token)
+
+    try:
+        with client_for(node) as api:
+            assert api.app.state.node.settings.api_threads == 1
+            monkeypatch.setattr(node.directory, "authenticate", slow)
+            busy = threading.Thread(target=lambda: api.get("/cases", headers=who.official))
+            busy.start()
+            assert held.wait(10)  # the API's only worker is taken
+            served = api.get("/exchange/directory")
+            assert served.status_code == 200 and served.text.count(".") == 2
+            assert busy.is_alive()  # answered while the worker was still held
+            release.set()
+            busy.join(10)
+    finally:
+        release.set()
+        node.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
+import anyio
+
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
@@ -97,10 +99,16 @@ def oversized_envelope_refusal(node):
 
 
 @router.get("/directory", response_class=PlainTextResponse)
-def read_signed_directory(node: NodeDep) -> str:
+async def read_signed_directory(request: Request) -> str:
     """This node's directory (officials and public keys), a JWS signed by the node key.
     Public; partners verify it against the node-key fingerprint they pinned out of band."""
-    return node.exchange.export_directory()
+    # Served by a worker of its own, not the API's (CMAA_API_THREADS, default 1): a partner fetches it
+    # while refreshing on an unknown sender, from inside its own inbox request — perhaps while this node's
+    # worker does the same towards it. Sharing the one worker, both would wait out their fetch timeouts.
+    state = request.app.state
+    if getattr(state, "directory_limiter", None) is None:
+        state.directory_limiter = anyio.CapacityLimiter(1)
+    return await anyio.to_thread.run_sync(state.node.exchange.export_directory, limiter=state.directory_limiter)
 
 
 @router.put("/partners/{administration}/directory")

@@ -29,7 +29,7 @@ from eventsourcing.sqlite import SQLiteFactory as LibrarySQLiteFactory
 from sqlalchemy.engine import make_url
 
 from adapters.idempotency_keys import marker as idempotency_marker
-from adapters.store_faults import StoreGate, check_deadline, note_write, store_unavailable
+from adapters.store_faults import StoreGate, check_deadline, note_write, pipeline_aborted, store_unavailable
 from domain.errors import ConcurrentUpdate, NotFound
 
 A = TypeVar("A", bound=Aggregate)
@@ -267,6 +267,12 @@ class EventStore(Application):
             raise ConcurrentUpdate(
                 "the record changed while this command ran; read it again and retry"
             ) from None
+        except Exception as error:
+            if not pipeline_aborted(error):
+                raise
+            # PostgreSQL runs the transaction's statements as one pipeline: a uniqueness violation of an
+            # earlier one (another replica's inbox row or outbox row, first) surfaces as "pipeline aborted".
+            raise ConcurrentUpdate("the record changed while this command ran; read it again and retry") from None
         note_write()
         return recordings[-1].notification.id if recordings else 0
 

@@ -47,8 +47,21 @@ class StoreUnavailable(Exception):
         super().__init__(detail)
 
 
+def pipeline_aborted(error: BaseException | None) -> bool:
+    """Whether ``error`` (or what caused it) is PostgreSQL's "pipeline aborted": an earlier statement of the
+    same transaction failed — e.g. another replica inserted the same inbox row first — not an outage."""
+    seen = 0
+    while error is not None and seen < 8:
+        if isinstance(error, psycopg.errors.PipelineAborted):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
+
+
 def store_unavailable(error: BaseException) -> bool:
     """Whether ``error`` (or what caused it) says the store is unreachable or cannot write."""
+    if pipeline_aborted(error):
+        return False
     seen = 0
     while error is not None and seen < 8:
         if isinstance(error, StoreUnavailable):

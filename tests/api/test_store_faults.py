@@ -78,9 +78,30 @@ def test_requests_fail_fast_for_a_moment_after_a_store_failure_then_try_again():
     (__import__("sqlite3").OperationalError("no such table: cmaa_x"), False),
     (__import__("psycopg").OperationalError("connection refused"), True),
     (ValueError("bad"), False),
+    (__import__("psycopg").errors.PipelineAborted("pipeline aborted"), False),
 ])
 def test_store_failures_are_told_from_programming_errors(error, down):
     assert store_unavailable(error) is down
+
+
+def test_a_pipeline_aborted_by_another_writers_row_is_a_concurrent_update_not_an_outage(node, monkeypatch):
+    """Two replicas applying one envelope at once on PostgreSQL: the loser's transaction fails on the inbox
+    row the other inserted first, and psycopg reports "pipeline aborted". That is a concurrent update (the
+    inbox then answers with the stored receipt), never store-unavailable (a 503 and /readyz failing)."""
+    import psycopg
+    from eventsourcing.persistence import OperationalError
+
+    from domain.errors import ConcurrentUpdate
+
+    def aborted(*args, **kwargs):
+        try:
+            raise psycopg.errors.PipelineAborted("pipeline aborted")
+        except psycopg.Error as error:
+            raise OperationalError(error) from error
+
+    monkeypatch.setattr(node.store, "save", aborted)
+    with pytest.raises(ConcurrentUpdate):
+        node.store.commit()
 
 
 def test_a_store_failure_after_the_write_committed_does_not_say_nothing_was_changed(api, node, who, monkeypatch):

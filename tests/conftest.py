@@ -122,7 +122,10 @@ def pytest_configure(config):
 
     os.makedirs(LOG_DIR, exist_ok=True)
     os.makedirs(SCHEMA_REPORTS, exist_ok=True)
-    handler = logging.FileHandler(os.path.join(LOG_DIR, "in-process.log"), encoding="utf-8")
+    # With several workers (addopts -n 2) each writes its own file; the controller scans them all.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    handler = logging.FileHandler(os.path.join(LOG_DIR, f"in-process{'-' + worker if worker else ''}.log"),
+                                  encoding="utf-8")
     handler.setFormatter(JsonFormatter())
     handler.setLevel(logging.DEBUG)
     logger = logging.getLogger("cmaa")
@@ -148,6 +151,9 @@ def scan_logs(directory: str) -> list[str]:
 
 def pytest_sessionfinish(session, exitstatus):
     import shutil
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # the controller scans what every worker and its node processes wrote, once they all ended
 
     from tests.published_schemas import child_reports
 

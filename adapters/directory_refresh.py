@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from adapters.recorders import CmaaPostgresRecorder
+from adapters.exchange_tables import StoreTables
 
 REFRESH_COLUMNS = ("partner", "attempted_at", "trigger", "outcome", "detail", "issued_at", "succeeded_at",
                    "refused_at", "refused_detail")
@@ -16,21 +16,8 @@ KEPT = ("issued_at", "succeeded_at", "refused_at", "refused_detail")
 UNKNOWN_SENDER = '%"code": "unknown-sender"%'
 
 
-class DirectoryRefreshRecords:
+class DirectoryRefreshRecords(StoreTables):
     """The ``cmaa_directory_refresh`` table, and a read of ``cmaa_outbox``, through the store's datastore."""
-
-    def __init__(self, recorder):
-        self.recorder = recorder
-        self.postgres = isinstance(recorder, CmaaPostgresRecorder)
-        self.prefix = recorder.table_prefix if self.postgres else ""
-        self.mark = "%s" if self.postgres else "?"
-
-    def _run(self, sql: str, params: tuple = (), columns: tuple[str, ...] = ()) -> list[dict]:
-        sql = sql.replace("{p}", self.prefix).replace("?", self.mark)
-        with self.recorder.datastore.transaction(commit=True) as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall() if columns else []
-        return [{c: row[c] for c in columns} if self.postgres else dict(zip(columns, row)) for row in rows]
 
     def record(self, **row) -> None:
         """Upsert a partner's row; ``None`` in a kept column leaves the previous value."""
@@ -42,15 +29,14 @@ class DirectoryRefreshRecords:
                   values)
 
     def all(self) -> dict[str, dict]:
-        rows = self._run(f"SELECT {', '.join(REFRESH_COLUMNS)} FROM {{p}}cmaa_directory_refresh",
-                         columns=REFRESH_COLUMNS)
+        rows = self._run(f"SELECT {', '.join(REFRESH_COLUMNS)} FROM {{p}}cmaa_directory_refresh", fetch=True)
         return {row["partner"]: row for row in rows}
 
     def unknown_senders(self) -> dict[str, list[str]]:
         """Per partner, our officials whose latest envelope rejected ``unknown-sender`` by that partner has no
         envelope of theirs delivered to it made after it (docs/operator-guide.md)."""
         rows = self._run("SELECT partner, payload, created_at FROM {p}cmaa_outbox WHERE status = 'rejected' "
-                         "AND rejection LIKE ?", (UNKNOWN_SENDER,), columns=("partner", "payload", "created_at"))
+                         "AND rejection LIKE ?", (UNKNOWN_SENDER,), fetch=True)
         latest: dict[tuple[str, str], int] = {}
         for row in rows:
             official = json.loads(row["payload"]).get("from", {}).get("official")
@@ -68,5 +54,5 @@ class DirectoryRefreshRecords:
         sender = json.dumps({"official": official})[1:-1].replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
         rows = self._run("SELECT envelope_id FROM {p}cmaa_outbox WHERE partner = ? AND status = 'delivered' "
                          "AND created_at > ? AND payload LIKE ? ESCAPE '\\' LIMIT 1",
-                         (partner, since, f'%"from": {{"administration": "%", {sender}}}%'), columns=("envelope_id",))
+                         (partner, since, f'%"from": {{"administration": "%", {sender}}}%'), fetch=True)
         return bool(rows)

@@ -50,8 +50,9 @@ def requeue_update(envelope_id: str) -> tuple[str, tuple]:
             (now_ms(), envelope_id))
 
 
-class ExchangeTables:
-    """Queries on the outbox and inbox, through the store's own datastore."""
+class StoreTables:
+    """Queries on the node's own tables, through the store's own datastore: ``{p}`` for the table prefix,
+    ``?`` for parameters, rows as dicts on either back end."""
 
     def __init__(self, recorder):
         self.recorder = recorder
@@ -72,6 +73,10 @@ class ExchangeTables:
     def _columns_of(sql: str) -> list[str]:
         select = sql.split("SELECT", 1)[1].split("FROM", 1)[0]
         return [c.split(" AS ")[-1].strip().split(".")[-1] for c in select.split(",")]
+
+
+class ExchangeTables(StoreTables):
+    """Queries on the outbox and inbox."""
 
     # -- outbox ---------------------------------------------------------------------
     def claim_due(self, owner: str, limit: int, lease_ms: int = 30_000) -> list[dict]:

@@ -15,22 +15,35 @@ from service.principal import Principal
 bearer = HTTPBearer(auto_error=False, description="A credential issued by `cmaa credentials issue`")
 
 
-def get_node(request: Request) -> Node:
-    """The node, for a request that may still use its store: runs on a worker thread, so this is
-    where a request that waited too long for one is turned away (``service/http/deadline.py``),
-    and where requests fail fast while the store is known to be down."""
+async def get_node(request: Request) -> Node:
+    """The node, failing fast while its store is known to be down. Runs on the event loop: a
+    dependency written ``def`` would cost a hand-off to a worker thread and back (~0.2 CPU ms
+    per request, bench/exchange.py) for work that does not block."""
     node = request.app.state.node
+    node.store.gate.check()
+    return node
+
+
+def get_started_node(request: Request) -> Node:
+    """The node, for a request without a credential that will use the store: the first step on a
+    worker thread, so this is where a request that waited too long for one is turned away
+    (``service/http/deadline.py``)."""
     begin_work()
+    node = request.app.state.node
     node.store.gate.check()
     return node
 
 
 NodeDep = Annotated[Node, Depends(get_node)]
+StartedNode = Annotated[Node, Depends(get_started_node)]
 
 
 def current_principal(
     node: NodeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
+    """The caller. The request's first step on a worker thread (the look-up reads the store), so
+    this is where a request that waited too long for one is turned away (``service/http/deadline.py``)."""
+    begin_work()
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated()
     principal = node.directory.authenticate(credentials.credentials)

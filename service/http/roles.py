@@ -28,7 +28,8 @@ class RoleCheck:
             raise ValueError(f"roles must be a non-empty subset of {ROLES}: {roles}")
         self.roles = roles
 
-    def __call__(self, who: CurrentPrincipal) -> Principal:
+    async def __call__(self, who: CurrentPrincipal) -> Principal:
+        # On the event loop: a pure check, not worth a hand-off to a worker thread.
         who.require(*self.roles)
         return who
 

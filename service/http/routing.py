@@ -2,7 +2,35 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
+
+
+def on_worker_thread(function):
+    """A ``def`` endpoint as a coroutine that runs it on a worker thread.
+
+    FastAPI runs a ``def`` endpoint on a worker thread, then validates its answer on another hand-off
+    to a worker thread (``serialize_response``); each hand-off costs ~0.2 CPU ms (bench/exchange.py,
+    docs/performance.md). As a coroutine the endpoint is one hand-off and its answer is validated on
+    the event loop. The signature (and so the dependencies, the body and the OpenAPI document) is the
+    function's own: FastAPI reads it through ``__wrapped__``."""
+    @functools.wraps(function)
+    async def endpoint(**values):
+        return await run_in_threadpool(function, **values)
+    return endpoint
+
+
+class NodeRouter(APIRouter):
+    """The API's routers: ``def`` endpoints run with one hand-off to a worker thread (above)."""
+
+    def add_api_route(self, path, endpoint, **kwargs):
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = on_worker_thread(endpoint)
+        return super().add_api_route(path, endpoint, **kwargs)
 
 
 def api_routes(routes, prefix: str = ""):

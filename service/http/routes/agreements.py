@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 
+from service.http.routing import NodeRouter
 from service.http.deps import NodeDep
 from service.http.roles import AnyRole, Operator
 from service.http.agreement_schemas import (AgreementParameterUpdate, AgreementPeriodUpdate, AgreementPublic,
                                             AgreementsPublic)
 from service.http.schemas import Short
 
-router = APIRouter(prefix="/agreements", tags=["agreements"])
+router = NodeRouter(prefix="/agreements", tags=["agreements"])
 
 
 def _public(node, profile, directory) -> AgreementPublic:

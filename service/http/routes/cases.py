@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from domain.case_states import PROVIDING, RECEIVING, REQUESTED, REQUESTING, STATES
+from service.http.routing import NodeRouter
 from service.http.deps import NodeDep, Purpose
 from service.http.roles import Official, Reader
 from service.http.schemas import (
@@ -27,7 +28,7 @@ from service.http.schemas import (
 )
 from service.http.views import case_public, event_public
 
-router = APIRouter(prefix="/cases", tags=["cases"])
+router = NodeRouter(prefix="/cases", tags=["cases"])
 Side = Literal[REQUESTING, REQUESTED, PROVIDING, RECEIVING]
 Status = Literal[tuple(sorted({state for states in STATES.values() for state in states}))]
 CaseId = Annotated[UUID, "the case id"]

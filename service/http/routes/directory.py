@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import status
 
+from service.http.routing import NodeRouter
 from service.http.deps import NodeDep
 from service.http.roles import AnyRole, Operator
 from service.http.schemas import (
@@ -15,7 +16,7 @@ from service.http.schemas import (
     Revocation,
 )
 
-router = APIRouter(prefix="/directory", tags=["directory"])
+router = NodeRouter(prefix="/directory", tags=["directory"])
 
 
 def _public(directory) -> DirectoryPublic:

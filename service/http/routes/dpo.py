@@ -10,15 +10,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
+from service.http.routing import NodeRouter
 from service.http.deps import NodeDep, Purpose
 from service.http.roles import Dpo
 from service.http.schemas import (AccessReport, ActivityPublic, CasePublic, Erasure, ErasureDone, Rectification,
                              RestrictionCreate, RestrictionPublic, SubjectQuery, SweepDone)
 from service.http.views import case_public
 
-router = APIRouter(prefix="/dpo", tags=["data protection"])
+router = NodeRouter(prefix="/dpo", tags=["data protection"])
 SubjectId = Annotated[str, "a pseudonymous subject id from an access report"]
 
 

@@ -6,16 +6,17 @@ from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, status
+from fastapi import status
 from pydantic import Field
 
 from domain.disclosure import DisclosureRequest
+from service.http.routing import NodeRouter
 from service.http.deps import NodeDep
 from service.http.roles import Official
 from service.http.schemas import CasePublic, Restrictions, Short, Strict, Text
 from service.http.views import case_public
 
-router = APIRouter(prefix="/cases/{case_id}", tags=["information"])
+router = NodeRouter(prefix="/cases/{case_id}", tags=["information"])
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")]
 Action = Literal["disclosure", "criminal_proceedings", "other_purpose"]
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from service.http.routing import NodeRouter
 from service.http.deps import NodeDep
 from service.http.roles import Operator
 from service.http.problems import PROBLEM_JSON
 from service.ops.readiness import BoundedChecks, store_probe
 
-router = APIRouter(tags=["operations"])
+router = NodeRouter(tags=["operations"])
 
 
 class Health(BaseModel):

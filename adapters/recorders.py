@@ -39,6 +39,11 @@ class CmaaPostgresRecorder(PostgresApplicationRecorder):
         self.sql_create_statements.extend(SQL(s) for s in vault_tables(self.table_prefix))
         self.sql_create_statements.extend(SQL(s) for s in migrate_postgres(self.table_prefix))
 
+    def _notify_channel(self, curs) -> None:
+        """No ``NOTIFY`` per commit: nothing here listens (the sealer and the courier poll), and a
+        notifying commit takes PostgreSQL's global notification-queue lock, one commit at a time
+        across every node process on the database (bench/exchange.py, docs/performance.md)."""
+
     @property
     def table_prefix(self) -> str:
         schema = self.datastore.schema

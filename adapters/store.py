@@ -14,6 +14,8 @@ they are the ones the node uses by default.
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import sqlite3
 import time
@@ -248,6 +250,11 @@ class EventStore(Application):
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise (not_found or NotFound(f"nothing stored under id {aggregate_id}")) from None
+
+    def remembering(self):
+        """A block in which the vault looks each subject and key up once (``Vault.remembering``)."""
+        vault = getattr(self.mapper, "vault", None)
+        return vault.remembering() if vault is not None else contextlib.nullcontext()
 
     def exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self.repository

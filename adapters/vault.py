@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
 from eventsourcing.persistence import Mapper
 
-from adapters.sql import take_write_lock
+from adapters.vault_sql import VaultTransactions
 from adapters.vault_records import RestrictionsAndActivity, Retention, SubjectIndex, day_of
 from domain.personal_data import TARGET, erased_marker, personal_parts, targets_of
 
@@ -85,7 +85,7 @@ def _copied_along(state: dict, paths: list[str]) -> dict:
     return root
 
 
-class Vault(SubjectIndex, Retention, RestrictionsAndActivity):
+class Vault(VaultTransactions, SubjectIndex, Retention, RestrictionsAndActivity):
     """Seals and opens personal data; keeps the subject index, restrictions and activity log."""
 
     def __init__(self, recorder, master_key: bytes, *, encode: Callable[[Any], bytes],
@@ -102,40 +102,11 @@ class Vault(SubjectIndex, Retention, RestrictionsAndActivity):
         self.retention_days = retention_days
         self._local = threading.local()
 
-    # -- SQL ----------------------------------------------------------------------------
-    def atomic(self, write: bool = False):
-        """Several vault calls in one transaction (``write``: taking SQLite's write lock first)."""
-        return self._transaction(write=write)
-
-    @contextmanager
-    def _transaction(self, write: bool = False):
-        """One transaction for everything an event's sealing or opening needs (nested: joined)."""
-        if getattr(self._local, "cursor", None) is not None:
-            yield
-            return
-        with self.recorder.datastore.transaction(commit=True) as cursor:
-            if not self.postgres:
-                cursor.execute("PRAGMA secure_delete = ON")  # a destroyed key's bytes are zeroed, not left in free pages
-                if write:
-                    take_write_lock(cursor)
-            self._local.cursor = cursor
-            try:
-                yield
-            finally:
-                self._local.cursor = None
-
-    def _run(self, sql: str, params: tuple = (), columns: tuple[str, ...] = ()) -> list[dict]:
-        sql = sql.replace("{p}", self.prefix).replace("?", self.mark)
-        with self._transaction():
-            cursor = self._local.cursor
-            cursor.execute(sql, params)
-            rows = cursor.fetchall() if columns else []
-        return [dict(row) if self.postgres else dict(zip(columns, row)) for row in rows]
-
-    def _marks(self, n: int) -> str:
-        return ", ".join(["?"] * n)
-
     def _key_for(self, subject_id: str, case_id: str, retain_until: str) -> tuple[str, bytes]:
+        return self._remembered(("key", subject_id, case_id, retain_until),
+                                lambda: self._look_up_key(subject_id, case_id, retain_until))
+
+    def _look_up_key(self, subject_id: str, case_id: str, retain_until: str) -> tuple[str, bytes]:
         rows = self._run("SELECT key_id, wrapped FROM {p}cmaa_pd_keys WHERE subject_id = ? AND case_id = ? "
                          "AND retain_until = ?", (subject_id, case_id, retain_until), ("key_id", "wrapped"))
         live = sorted((r["key_id"], r["wrapped"]) for r in rows if r["wrapped"] is not None)
@@ -199,7 +170,7 @@ class Vault(SubjectIndex, Retention, RestrictionsAndActivity):
         if not parts or all(is_sealed(p.container[p.key]) for p in parts):
             return state
         state = _copied_along(state, [p.path for p in parts])
-        with self._transaction(write=True):
+        with self._transaction(write=True, lazy=True):
             return self._seal_parts(event_name, str(originator_id), scope, state, at, agreement)
 
     def _seal_parts(self, event_name: str, case_id: str, scope, state: dict, at, agreement) -> dict:

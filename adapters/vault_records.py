@@ -46,6 +46,11 @@ class SubjectIndex:
     def subject_for(self, subject: dict[str, Any]) -> str:
         """The subject id of a target, recorded under every identifier it carries."""
         names = self.pseudonyms(subject)
+        if not names:  # no identifier: a subject of its own each time
+            return self._subject_for(subject, names)
+        return self._remembered(("subject", *sorted(names)), lambda: self._subject_for(subject, names))
+
+    def _subject_for(self, subject: dict[str, Any], names: list[str]) -> str:
         known = self._indexed(names)
         subject_id = min(known.values()) if known else uuid.uuid4().hex
         self._insert_pseudonyms([n for n in names if n not in known], subject_id)

@@ -74,6 +74,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float | None:
+    """User + system CPU seconds of every PostgreSQL server process on this machine (its backends
+    serve the nodes' connections): the store's share of an exchange, which the node processes'
+    figures leave out. ``None`` when none can be read."""
+    total, found = 0.0, False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            total += cpu_seconds(int(entry.name))
+            found = True
+        except (OSError, ValueError, IndexError):
+            continue  # ended meanwhile
+    return total if found else None
+
+
 def submit(base: str, headers: dict, n: int, rate: float | None, threads: int = 4) -> float:
     """Post ``n`` requests, at ``rate`` per second if given, else as fast as ``threads`` clients go."""
     body = jp_no_request()
@@ -132,6 +150,7 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "pro
         elif courier == "process":  # the child `cmaa serve` started
             pids["courier"] = children(no.process.pid)[0]
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        store_before = postgres_cpu_seconds() if backend == "postgres" else None
         spies = [subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "200", *(["--idle", "--native"] if wall else ["--gil"]),
                                    "--output", str(Path(profile) / f"{backend}-{name}.txt")],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -151,6 +170,9 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "pro
             spy.send_signal(2)
             spy.wait(timeout=60)
         cpu_ms = {name: round((cpu_seconds(pid) - cpu_before[name]) * 1000 / n, 2) for name, pid in pids.items()}
+        store_after = postgres_cpu_seconds() if store_before is not None else None
+        if store_after is not None:  # the driver's polling of the outbox included (a few statements a second)
+            cpu_ms["postgresql server"] = round((store_after - store_before) * 1000 / n, 2)
         ordered = sorted(done, key=lambda r: r["created_at"])
         measured = ordered[20 + settle:]
         settling = [r["delivered_at"] - r["created_at"] for r in ordered[20:20 + settle]]

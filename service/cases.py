@@ -203,9 +203,10 @@ class CaseService(CaseOpening):
                 **body: Any) -> AssistanceCase:
         """Store the case's new events and, in the same transaction, the envelope they cause."""
         outbox = []
-        if send and self.exchange is not None:
-            outbox = self.exchange.outgoing(case, who.official_id, send, body_for(send, case, **body))
-        self.store.commit(case, outbox=outbox)
+        with self.store.remembering():  # the envelope and the events seal the same personal data
+            if send and self.exchange is not None:
+                outbox = self.exchange.outgoing(case, who.official_id, send, body_for(send, case, **body))
+            self.store.commit(case, outbox=outbox)
         if outbox and self.exchange.wake is not None:
             self.exchange.wake()
         return case

@@ -53,8 +53,9 @@ class Outbox:
                         f"the data protection officer restricted processing of personal data in this case on "
                         f"{since}; a {kind} carrying it cannot be sent until the restriction is lifted",
                         article=PD_ARTICLE)
+                # Retained from the node's day, as the event carrying the same data (one key for both).
                 payload["body"] = self.vault.seal_event(f"Outbox:{kind}", case.id, f"outbox:{envelope_id}", body,
-                                                        agreement=case.agreement)
+                                                        at=self.clock.now(), agreement=case.agreement)
         return [outbox_row(envelope_id=envelope_id, case_id=str(case.id), partner=case.partner_administration,
                            kind=kind, payload=payload, request_id=current_request_id())]
 

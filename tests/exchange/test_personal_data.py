@@ -341,3 +341,34 @@ def test_recording_a_delivery_opens_none_of_the_cases_personal_data(nodes, monke
     case = no.api.get(f"/cases/{response.json()['id']}", headers=no.official).json()
     assert [d["status"] for d in case["deliveries"]] == ["delivered"]
     assert case["content"]["targets"][0]["name"] == PERSON["name"]  # the stored events still open for a reader
+
+
+def test_a_request_and_its_envelope_are_sealed_in_one_vault_transaction_under_the_same_keys(nodes, monkeypatch):
+    """The outbox envelope and the case's event carry the same personal data: the second sealing
+    reuses the subject and keys the first looked up (``Vault.remembering``) and needs no vault
+    transaction of its own (docs/performance.md). Both still open, each under its own binding."""
+    from adapters.vault_sql import VaultTransactions
+
+    no, jp = nodes
+    opened_transactions = []
+    real_open = VaultTransactions._open
+
+    def counted(self, write):
+        opened_transactions.append(write)
+        return real_open(self, write)
+
+    monkeypatch.setattr(VaultTransactions, "_open", counted)
+    response = no.api.post("/cases", json=request_on(PERSON), headers=no.official)
+    assert response.status_code == 201, response.text
+    assert opened_transactions == [True]  # the envelope's (with the restriction check); the event's joined none
+    monkeypatch.setattr(VaultTransactions, "_open", real_open)
+    case_id = response.json()["id"]
+    vault = no.node.store.mapper.vault
+    keys = vault.keys(case_id=case_id)
+    assert len({k["subject_id"] for k in keys}) == 1 and all(k["wrapped"] for k in keys)
+    # The event opens (the API shows the target), and the envelope opens at JP after delivery.
+    shown = no.api.get(f"/cases/{case_id}", headers={**no.official, "X-Purpose": "checking the request"})
+    assert PERSON["name"] in shown.text
+    assert no.deliver() == 1
+    theirs = jp.api.get(f"/cases/{jp_case_id(case_id)}", headers={**jp.official, "X-Purpose": "checking the request"})
+    assert PERSON["name"] in theirs.text

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
                              "crypto); requests beyond them wait their turn. 1 measured fastest on SQLite and "
                              "PostgreSQL (Python threads of one process share one interpreter lock); raise it so "
                              "that long requests (audit replays, erasures) do not hold up short ones")
+    api_workers: int = Field(1, ge=1, le=32, description="API worker processes of `cmaa serve` on one listening "
+                             "socket (`cmaa serve --workers N` overrides it). Each is a replica on the node's "
+                             "database with its own courier child and periodic threads; 1 serves in the `cmaa "
+                             "serve` process itself. On SQLite they take turns at the one write lock")
     store_wait_seconds: float = Field(10, gt=0, le=600, description="A request that has not begun its store work "
                                       "this long after it arrived (queued behind other work, or the store slow) is "
                                       "answered 503 store-wait-exceeded and stores nothing; keep it below your "

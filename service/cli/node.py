@@ -15,6 +15,8 @@ from service.settings import Settings
 def serve(
     host: Annotated[Optional[str], typer.Option(help="Listen address (CMAA_HOST)")] = None,
     port: Annotated[Optional[int], typer.Option(help="Listen port (CMAA_PORT)")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, max=32, help="API worker processes on the one listening "
+                                                   "socket, each a replica with its courier (CMAA_API_WORKERS)")] = None,
 ) -> None:
     """Start the node (first run: create the store, node keys and an operator credential)."""
     import uvicorn
@@ -25,8 +27,9 @@ def serve(
 
     settings = Settings()
     configure_logging(settings.log_level)
-    if host or port:
-        settings = settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v})
+    if host or port or workers:
+        settings = settings.model_copy(update={k: v for k, v in (("host", host), ("port", port),
+                                                                 ("api_workers", workers)) if v})
     node, _ = create_or_open(settings, service=True)
     err.print(f"cmaa node {settings.administration} on {settings.endpoint} "
               f"(store: {store_location(settings)}; node key {node.exchange.node_fingerprint()})", highlight=False)
@@ -38,10 +41,17 @@ def serve(
     # JSON logs; uvicorn's access log (raw paths and query strings) is replaced by ours.
     # On SIGTERM uvicorn stops accepting, drains requests for the grace period, then the
     # app's shutdown lets the courier finish or hand back its deliveries.
-    uvicorn.run(create_app(settings, node=node, courier_child=True), host=settings.host, port=settings.port,
+    options = dict(host=settings.host, port=settings.port, log_level=settings.log_level,
+                   log_config=uvicorn_log_config(), access_log=False,
+                   timeout_graceful_shutdown=int(settings.shutdown_grace_seconds), **tls)
+    if settings.api_workers > 1:  # worker processes, each opening the node as a replica (service/http/workers.py)
+        from service.http.workers import serve_workers
+
+        node.close()
+        return serve_workers(settings, **options)
+    uvicorn.run(create_app(settings, node=node, courier_child=True),
                 http=protocol_for(settings),  # problem+json below the app, slow clients, connection bound
-                log_level=settings.log_level, log_config=uvicorn_log_config(), access_log=False,
-                timeout_graceful_shutdown=int(settings.shutdown_grace_seconds), **tls)
+                **options)
 
 
 def init() -> None:

@@ -1,0 +1,52 @@
+"""`cmaa serve` with several API worker processes (``CMAA_API_WORKERS``, ``cmaa serve --workers N``).
+
+uvicorn binds the listening socket once in the `cmaa serve` process and starts N worker
+processes (``spawn``) that accept on it. Each worker imports :func:`worker_app` by name and
+builds its own node from the same settings, read from the environment as the parent read
+them: a replica on the node's database, with its own courier child, sealer, retention sweep
+and directory refresh, exactly like one more `cmaa serve` on the same store. The parent
+only supervises: on SIGTERM it passes SIGTERM to every worker, each drains its requests,
+its courier hands back what it claimed, and the parent exits once they all have.
+
+With one worker, `cmaa serve` does not come here: it serves in its own process.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from service.settings import Settings
+
+WORKER_APP = "service.http.workers:worker_app"
+# By name: uvicorn pickles its config for the workers, and each imports the class itself.
+PROTOCOL = "service.http.server:NodeProtocol"
+
+
+def worker_app():
+    """uvicorn's app factory, run in each worker process: the node the settings name (the parent
+    created or opened it first), its bounds on the protocol class, and the app with its courier child."""
+    from service.http.app import create_app
+    from service.http.server import NodeProtocol
+    from service.ops.observability import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    NodeProtocol.header_timeout = settings.header_timeout_seconds  # this process's class, not the parent's
+    NodeProtocol.max_connections = settings.max_connections
+    return create_app(settings, courier_child=True)
+
+
+def serve_workers(settings: Settings, **options: Any) -> None:
+    """Serve with ``settings.api_workers`` worker processes on one socket until SIGTERM or SIGINT.
+
+    ``options`` are uvicorn's (host, port, TLS, logging, grace), as for one process.
+    """
+    import uvicorn
+
+    # The workers read the environment, not this process's settings: what the command line
+    # changed (--host, --port) goes there first, so that every worker publishes the same endpoint.
+    os.environ["CMAA_HOST"] = settings.host
+    os.environ["CMAA_PORT"] = str(settings.port)
+    os.environ["CMAA_API_WORKERS"] = str(settings.api_workers)
+    uvicorn.run(WORKER_APP, factory=True, workers=settings.api_workers, http=PROTOCOL, **options)

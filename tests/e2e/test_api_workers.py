@@ -1,0 +1,94 @@
+"""`cmaa serve` with several API worker processes (CMAA_API_WORKERS, --workers): uvicorn's workers on one
+socket, each a replica of the node with its own courier child; concurrent requests are all accepted, every
+envelope is delivered exactly once, and SIGTERM stops the whole process tree cleanly."""
+
+from __future__ import annotations
+
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from uuid import UUID
+
+import httpx
+
+from domain.messages import local_case_id
+from tests.e2e.test_faults import pair  # noqa: F401  (fixture: both backends)
+from tests.factories import jp_no_request
+from tests.servers import alive, children, cli_env, cmaa, wait_until
+
+REQUESTS = 12
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def workers_of(pid: int) -> list[int]:
+    """uvicorn's worker processes (multiprocessing spawn) under the `cmaa serve` process."""
+    return [child for child in children(pid) if b"spawn_main" in cmdline(child)]
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and every live process below it."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children(current))
+    return found
+
+
+def outbox(url: str) -> list[dict]:
+    from adapters.store import EventStore
+
+    store = EventStore(url)
+    try:
+        return store.exchange._select("", ())
+    finally:
+        store.close()
+
+
+def test_two_workers_accept_concurrent_requests_deliver_each_once_and_stop_on_sigterm(pair):
+    no, jp, no_h, jp_h = pair
+    jp.start(), no.start(CMAA_API_WORKERS="2")
+    workers = wait_until(lambda: len(found := workers_of(no.process.pid)) == 2 and found)
+    # Each worker runs its own courier child.
+    wait_until(lambda: all(any(b"courier" in cmdline(c) for c in children(w)) for w in workers))
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: httpx.post(f"{no.base}/cases", json=jp_no_request(), headers=no_h,
+                                                     timeout=30), range(REQUESTS)))
+    assert [a.status_code for a in answers] == [201] * REQUESTS, [a.text[:200] for a in answers]
+    sent = {a.json()["id"] for a in answers}
+    assert len(sent) == REQUESTS
+
+    url = no.env["CMAA_DATABASE_URL"]
+    wait_until(lambda: (rows := outbox(url)) and all(r["status"] == "delivered" for r in rows)
+               and len(rows) == REQUESTS, timeout=60)
+    theirs = httpx.get(f"{jp.base}/cases", params={"limit": 500}, headers=jp_h).json()["data"]
+    assert len(theirs) == REQUESTS
+    assert {c["id"] for c in theirs} == {str(local_case_id("JP", "NO", UUID(i))) for i in sent}
+
+    processes = tree(no.process.pid)
+    assert len(processes) >= 5  # the parent, two workers, their two couriers
+    no.process.send_signal(signal.SIGTERM)
+    assert no.process.wait(timeout=30) == 0
+    wait_until(lambda: not any(alive(pid) for pid in processes), timeout=15)
+    log = open(no.log.name, encoding="utf-8").read()
+    assert log.count("courier stopped") == 2 and log.count('"node stopped"') == 2
+
+
+def test_zero_workers_is_refused_before_anything_starts(tmp_path):
+    env = cli_env(tmp_path / "no", f"sqlite:///{tmp_path / 'no.db'}")
+    by_option = cmaa(env, "serve", "--workers", "0")
+    assert by_option.returncode == 2
+    assert by_option.stderr.splitlines()[0] == ("error: Invalid value for '--workers': Input should be greater "
+                                                "than or equal to 1")
+    by_setting = cmaa({**env, "CMAA_API_WORKERS": "0"}, "serve")
+    assert by_setting.returncode == 2
+    assert by_setting.stderr.splitlines() == ["configuration error: CMAA_API_WORKERS: Input should be greater "
+                                              "than or equal to 1"]
+    assert not (tmp_path / "no").exists() and not (tmp_path / "no.db").exists()

@@ -9,11 +9,18 @@ verify) per second in one process; and the skeleton of a full exchange on the
 fixed stack with none of the node's own work (``bench/floor.py``), the ceiling
 this stack allows on this machine with one request per envelope.
 
-    python bench/exchange.py [--n 1000] [--rate 100] [--backend sqlite|postgres|both]
-                             [--courier process|thread|external] [--synchronous full|normal]
-                             [--profile DIR [--wall]] [--no-floor]
+    python bench/exchange.py [--n 1000] [--rate R] [--backend sqlite|postgres|both] [--workers 1,2]
+                             [--latency-workers 1] [--courier process|thread|external]
+                             [--synchronous full|normal] [--profile DIR [--wall]] [--no-floor]
 
-It also prints the CPU milliseconds each process spent per exchange (Linux /proc).
+For each backend: a max-load run per worker count of ``--workers`` (CMAA_API_WORKERS on both
+nodes), then a latency run at half the skeleton's max rate (``--rate`` wins; 100/s with
+``--no-floor``) per count of ``--latency-workers``. After each result, issue 20's targets and
+whether this run meets them (printed, never asserted).
+
+It also prints the CPU milliseconds spent per exchange (Linux /proc): with one worker per
+process (sender, its courier child, receiver), with several per node (each node's process
+tree: `cmaa serve`, its workers and their courier children).
 """
 
 from __future__ import annotations
@@ -37,7 +44,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.stores import drop_schemas, store_urls  # noqa: E402
 from tests.factories import jp_no_request  # noqa: E402
-from tests.servers import children, two_administrations  # noqa: E402
+from tests.servers import children, tree, two_administrations  # noqa: E402
+
+# Issue 20's targets: (ratio to the skeleton's rate at max load, p99 ms at half the skeleton's rate)
+TARGETS = {"sqlite": (0.8, 50.0), "postgres": (0.6, 100.0)}
 
 
 
@@ -66,6 +76,17 @@ def delivered_rows(url: str) -> list[dict]:
         return store.exchange._select("", ())
     finally:
         store.close()
+
+
+def tree_cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """:func:`cpu_seconds` of each of ``pids`` still running."""
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = cpu_seconds(pid)
+        except (OSError, ValueError, IndexError):
+            continue  # ended meanwhile
+    return found
 
 
 def cpu_seconds(pid: int) -> float:
@@ -123,14 +144,14 @@ def submit(base: str, headers: dict, n: int, rate: float | None, threads: int = 
 
 def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "process",
         profile: str | None = None, wall: bool = False, synchronous: str = "full",
-        node_env: dict[str, str] | None = None) -> dict:
+        node_env: dict[str, str] | None = None, workers: int = 1) -> dict:
     query = "" if synchronous == "full" else f"?synchronous={synchronous}"
     (url_no, url_jp), schemas = store_urls(backend, tmp, ["no", "jp"], query)
     # One official drives the whole load: lift the per-official and per-partner limits.
     no, jp, token, _ = two_administrations(tmp, url_no, url_jp, CMAA_COURIER_INTERVAL_SECONDS="0.05",
                                            CMAA_LOG_LEVEL="error", CMAA_RATE_LIMIT_OFFICIAL="10000000/minute",
                                            CMAA_RATE_LIMIT_PARTNER="10000000/minute",
-                                           CMAA_COURIER=courier, **(node_env or {}))
+                                           CMAA_COURIER=courier, CMAA_API_WORKERS=str(workers), **(node_env or {}))
     external = None
     try:
         no.start(), jp.start()
@@ -144,17 +165,22 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "pro
             if time.monotonic() > deadline:
                 raise RuntimeError("warm-up did not complete")
             time.sleep(0.2)
-        pids = {"sender": no.process.pid, "receiver": jp.process.pid}
+        if workers == 1:  # one process each: the split between them
+            pids = {"sender": [no.process.pid], "receiver": [jp.process.pid]}
+            if courier == "process":  # the child `cmaa serve` started
+                pids["courier"] = children(no.process.pid)[:1]
+        else:  # each node's whole tree: `cmaa serve`, its workers, their courier children
+            pids = {"sender node": tree(no.process.pid), "receiver node": tree(jp.process.pid)}
         if external is not None:
-            pids["courier"] = external.pid
-        elif courier == "process":  # the child `cmaa serve` started
-            pids["courier"] = children(no.process.pid)[0]
-        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            pids["courier"] = [external.pid]
+        cpu_before = {name: tree_cpu_seconds(group) for name, group in pids.items()}
         store_before = postgres_cpu_seconds() if backend == "postgres" else None
-        spies = [subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "200", *(["--idle", "--native"] if wall else ["--gil"]),
-                                   "--output", str(Path(profile) / f"{backend}-{name}.txt")],
+        spies = [subprocess.Popen(["py-spy", "record", "--pid", str(group[0]), "--format", "raw", "--rate", "200",
+                                   *(["--idle", "--native"] if wall else ["--gil"]),
+                                   *(["--subprocesses"] if workers > 1 else []), "--output",
+                                   str(Path(profile) / f"{backend}-w{workers}-{name.replace(' ', '-')}.txt")],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                 for name, pid in pids.items()] if profile and rate is None else []
+                 for name, group in pids.items() if group] if profile and rate is None else []
         # A rated run first offers its rate for 2 s that are not counted (connections, pools and
         # the pacing settle); their latencies are reported apart.
         settle = int(2 * rate) if rate else 0
@@ -169,7 +195,10 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "pro
         for spy in spies:  # py-spy writes its profile on SIGINT
             spy.send_signal(2)
             spy.wait(timeout=60)
-        cpu_ms = {name: round((cpu_seconds(pid) - cpu_before[name]) * 1000 / n, 2) for name, pid in pids.items()}
+        cpu_ms = {}
+        for name, before in cpu_before.items():
+            after = tree_cpu_seconds(list(before))  # a process ended meanwhile (a courier replaced) is left out
+            cpu_ms[name] = round(sum(after[pid] - before[pid] for pid in after) * 1000 / n, 2)
         store_after = postgres_cpu_seconds() if store_before is not None else None
         if store_after is not None:  # the driver's polling of the outbox included (a few statements a second)
             cpu_ms["postgresql server"] = round((store_after - store_before) * 1000 / n, 2)
@@ -183,7 +212,7 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "pro
         first = min(r["created_at"] for r in measured)
         accepted = collections.Counter(int((r["created_at"] - first) // 1000) for r in measured)
         completed = collections.Counter(int((r["delivered_at"] - first) // 1000) for r in measured)
-        return {"backend": backend, "n": len(measured), "rate": rate, "submit_s": submit_seconds,
+        return {"backend": backend, "workers": workers, "n": len(measured), "rate": rate, "submit_s": submit_seconds,
                 "accepted_per_second": [accepted[i] for i in range(max(accepted) + 1)],
                 "completed_per_second": [completed[i] for i in range(max(completed) + 1)],
                 "exchanges_per_s": len(measured) / span, "p50_ms": statistics.median(latencies),
@@ -202,11 +231,61 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "pro
         drop_schemas(schemas)
 
 
+def counts(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of worker counts such as 1,2") from None
+    if not values or any(not 1 <= v <= 32 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: worker counts are 1 to 32 (CMAA_API_WORKERS)")
+    return values
+
+
+def targets(backend: str, result: dict, skeleton: dict | None, half_skeleton: bool) -> str:
+    """Issue 20's target for this run and whether it is met (text only: a bench never fails a build)."""
+    ratio_target, p99_target = TARGETS[backend]
+    if result["rate"] is None:
+        goal = f"target: at max load >= {ratio_target:.1f} of the skeleton's rate ({backend})"
+        if skeleton is None:
+            return f"{goal}: not measured (--no-floor)"
+        ratio = result["exchanges_per_s"] / skeleton["exchanges_per_s"]
+        return f"{goal}: {ratio:.2f} {'met' if ratio >= ratio_target else 'NOT met'}"
+    goal = f"target: p99 < {p99_target:.0f} ms at half the skeleton's max rate ({backend})"
+    verdict = f"p99 {result['p99_ms']:.1f} ms {'met' if result['p99_ms'] < p99_target else 'NOT met'}"
+    if half_skeleton:
+        return f"{goal}: {verdict} at {result['rate']:.0f}/s"
+    return (f"{goal}: {verdict} at {result['rate']:.0f}/s, which is not half the skeleton's rate "
+            f"({'--rate given' if skeleton else '--no-floor'})")
+
+
+def report(backend: str, result: dict, args, base: float, skeleton: dict | None, half_skeleton: bool) -> None:
+    rate, pad = result["rate"], " " * 24
+    load = "max" if rate is None else f"{rate:.0f}/s"
+    print(json.dumps(result))
+    name = backend + ("" if backend != "sqlite" or args.synchronous == "full" else "/normal")
+    print(f"{name + ' courier=' + args.courier:<24} workers {result['workers']:<2} load {load:<6} "
+          f"{result['exchanges_per_s']:8.1f} full exchanges/s  "
+          f"p50 {result['p50_ms']:7.1f} ms  p99 {result['p99_ms']:7.1f} ms  "
+          f"ratio to baseline {result['exchanges_per_s'] / base:.3f}"
+          + (f", to skeleton {result['exchanges_per_s'] / skeleton['exchanges_per_s']:.2f}" if skeleton else ""))
+    if result["settling_p99_ms"] is not None:
+        print(pad + f" first 2 s at this rate, not counted: p99 {result['settling_p99_ms']:.1f} ms; "
+              f"the whole run with them: p99 {result['p99_with_settling_ms']:.1f} ms")
+    print(pad + " CPU ms per exchange: " + ", ".join(f"{k} {v}" for k, v in result["cpu_ms_per_exchange"].items()))
+    print(pad + f" per second: accepted {result['accepted_per_second']}, completed {result['completed_per_second']}")
+    print(pad + " " + targets(backend, result, skeleton, half_skeleton))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1000)
-    parser.add_argument("--rate", type=float, default=100.0, help="offered load for the latency run")
+    parser.add_argument("--rate", type=float, default=None, help="offered load for the latency run (default: half "
+                        "the skeleton's max rate measured in this run; 100 with --no-floor)")
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--workers", type=counts, default=[1], metavar="N[,N...]",
+                        help="API worker processes of both nodes (CMAA_API_WORKERS), one max-load run per count")
+    parser.add_argument("--latency-workers", type=counts, default=[1], metavar="N[,N...]",
+                        help="worker counts of the latency run (default 1)")
     parser.add_argument("--courier", choices=["process", "thread", "external"], default="process",
                         help="CMAA_COURIER of the sending node: a child of cmaa serve (default), a thread in it, "
                         "or `cmaa courier run` started beside it")
@@ -229,23 +308,16 @@ def main() -> None:
 
         skeleton = floor.run(2000)
         print(floor.describe(skeleton))
+    half_skeleton = args.rate is None and skeleton is not None
+    latency_rate = args.rate or (skeleton["exchanges_per_s"] / 2 if skeleton else 100.0)
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     for backend in backends:
-        for rate in (None, args.rate):
+        plan = [(workers, None) for workers in args.workers] + [(w, latency_rate) for w in args.latency_workers]
+        for workers, rate in plan:
             with tempfile.TemporaryDirectory() as tmp:
                 result = run(backend, args.n, rate, Path(tmp), args.courier, args.profile, args.wall,
-                             args.synchronous, dict(kv.split("=", 1) for kv in args.env))
-            load = "max" if rate is None else f"{rate:.0f}/s"
-            print(json.dumps(result))
-            print(f"{backend + ('' if backend != 'sqlite' or args.synchronous == 'full' else '/normal') + ' courier=' + args.courier:<24} load {load:<6} {result['exchanges_per_s']:8.1f} full exchanges/s  "
-                  f"p50 {result['p50_ms']:7.1f} ms  p99 {result['p99_ms']:7.1f} ms  "
-                  f"ratio to baseline {result['exchanges_per_s'] / base:.3f}"
-                  + (f", to skeleton {result['exchanges_per_s'] / skeleton['exchanges_per_s']:.2f}" if skeleton else ""))
-            if result["settling_p99_ms"] is not None:
-                print(" " * 24 + f" first 2 s at this rate, not counted: p99 {result['settling_p99_ms']:.1f} ms; "
-                      f"the whole run with them: p99 {result['p99_with_settling_ms']:.1f} ms")
-            print(" " * 24 + " CPU ms per exchange: " + ", ".join(f"{k} {v}" for k, v in result["cpu_ms_per_exchange"].items()))
-            print(" " * 24 + f" per second: accepted {result['accepted_per_second']}, completed {result['completed_per_second']}")
+                             args.synchronous, dict(kv.split("=", 1) for kv in args.env), workers)
+            report(backend, result, args, base, skeleton, half_skeleton)
 
 
 if __name__ == "__main__":

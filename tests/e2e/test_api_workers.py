@@ -14,7 +14,7 @@ import httpx
 from domain.messages import local_case_id
 from tests.e2e.test_faults import pair  # noqa: F401  (fixture: both backends)
 from tests.factories import jp_no_request
-from tests.servers import alive, children, cli_env, cmaa, wait_until
+from tests.servers import alive, children, cli_env, cmaa, tree, wait_until
 
 REQUESTS = 12
 
@@ -29,16 +29,6 @@ def cmdline(pid: int) -> bytes:
 def workers_of(pid: int) -> list[int]:
     """uvicorn's worker processes (multiprocessing spawn) under the `cmaa serve` process."""
     return [child for child in children(pid) if b"spawn_main" in cmdline(child)]
-
-
-def tree(pid: int) -> list[int]:
-    """``pid`` and every live process below it."""
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children(current))
-    return found
 
 
 def outbox(url: str) -> list[dict]:

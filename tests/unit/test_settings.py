@@ -89,3 +89,21 @@ def test_an_unreadable_secret_file_is_named(tmp_path, monkeypatch):
     monkeypatch.delenv("CMAA_DATABASE_URL", raising=False)
     with pytest.raises(ValueError, match="CMAA_DATABASE_URL_FILE: cannot read"):
         Settings(data_dir=tmp_path)
+
+
+def test_every_setting_has_a_row_in_the_operator_guides_configuration_table():
+    import re
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operator-guide.md").read_text()
+    documented = {name for line in guide.splitlines() if line.startswith("| `CMAA_")
+                  for name in re.findall(r"`(CMAA_[A-Z_]+)`", line.split("|")[1])}
+    assert {f"CMAA_{name.upper()}" for name in Settings.model_fields} - documented == set()
+
+
+def test_api_workers_are_one_to_thirty_two():
+    assert Settings.model_fields["api_workers"].default == 1
+    assert Settings(api_workers=32).api_workers == 32
+    for bad in (0, 33):
+        with pytest.raises(ValidationError, match="api_workers"):
+            Settings(api_workers=bad)

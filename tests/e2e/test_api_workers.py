@@ -4,17 +4,22 @@ envelope is delivered exactly once, and SIGTERM stops the whole process tree cle
 
 from __future__ import annotations
 
+import json
 import signal
+import ssl
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from uuid import UUID
 
 import httpx
+import pytest
 
 from domain.messages import local_case_id
 from tests.e2e.test_faults import pair  # noqa: F401  (fixture: both backends)
+from tests.e2e.test_http_edges import _connect, _node_env, _read_response
 from tests.factories import jp_no_request
-from tests.servers import alive, children, cli_env, cmaa, tree, wait_until
+from tests.servers import alive, children, cli_env, cmaa, node_process, tree, two_administrations, wait_until
+from tests.tls import client_context, issue, make_ca
 
 REQUESTS = 12
 
@@ -82,3 +87,45 @@ def test_zero_workers_is_refused_before_anything_starts(tmp_path):
     assert by_setting.stderr.splitlines() == ["configuration error: CMAA_API_WORKERS: Input should be greater "
                                               "than or equal to 1"]
     assert not (tmp_path / "no").exists() and not (tmp_path / "no.db").exists()
+
+
+def test_each_worker_answers_below_the_app_with_the_nodes_settings(tmp_path):
+    """The protocol class is imported by name in each worker, which sets this node's bounds on it."""
+    env = _node_env(tmp_path, CMAA_API_WORKERS="2", CMAA_HEADER_TIMEOUT_SECONDS="1")
+    with node_process(env) as base:
+        for _ in range(4):  # whichever worker takes the connection
+            with _connect(base) as sock:
+                sock.sendall(b"POST /cases HTTP/1.1\r\nHost: node\r\nContent-Type: appl")
+                status, headers, body = _read_response(sock)
+            assert status == 408 and headers["content-type"] == "application/problem+json"
+            assert "within 1 s (CMAA_HEADER_TIMEOUT_SECONDS)" in json.loads(body)["detail"]  # not the default 5
+            with _connect(base) as sock:
+                sock.sendall("GET /cases/üñ HTTP/1.1\r\nHost: node\r\n\r\n".encode())
+                status, headers, body = _read_response(sock)
+            assert status == 400 and json.loads(body)["type"] == "urn:cmaa:problem:bad-http-request"
+
+
+def test_workers_serve_mutual_tls_like_one_process(tmp_path):
+    ca, ca_key, ca_cert = make_ca(tmp_path)
+    certs = {admin: issue(tmp_path, admin.lower(), ca_key, ca_cert) for admin in ("NO", "JP")}
+    tls = {admin: {"CMAA_TLS_CERT": str(cert), "CMAA_TLS_KEY": str(key), "CMAA_TLS_CA": str(ca)}
+           for admin, (cert, key) in certs.items()}
+    no, jp, no_token, jp_token = two_administrations(tmp_path, f"sqlite:///{tmp_path / 'no.db'}",
+                                                     f"sqlite:///{tmp_path / 'jp.db'}", tls=tls)
+    context = client_context(ca, *issue(tmp_path, "official", ca_key, ca_cert))
+    no.verify = jp.verify = context
+    try:
+        no.start(), jp.start(CMAA_API_WORKERS="2")  # the receiver: partners' mutual TLS on its listener
+        assert len(wait_until(lambda: len(found := workers_of(jp.process.pid)) == 2 and found)) == 2
+        with httpx.Client(verify=context) as client:
+            made = client.post(f"{no.base}/cases", json=jp_no_request(), headers={"Authorization": f"Bearer {no_token}"})
+            assert made.status_code == 201
+            wait_until(lambda: client.get(f"{jp.base}/cases/{local_case_id('JP', 'NO', UUID(made.json()['id']))}",
+                                          headers={"Authorization": f"Bearer {jp_token}"}).status_code == 200)
+        for _ in range(4):  # every worker refuses a client without a certificate
+            with pytest.raises((httpx.ConnectError, httpx.ReadError, ssl.SSLError, httpx.RemoteProtocolError)):
+                with httpx.Client(verify=client_context(ca)) as anonymous:
+                    anonymous.get(f"{jp.base}/exchange/directory").raise_for_status()
+    finally:
+        no.stop()
+        jp.stop()

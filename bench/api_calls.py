@@ -68,13 +68,15 @@ def bare_app(store: EventStore) -> FastAPI:
     return app
 
 
-def timed(call, n: int) -> float:
+def timed(call, n: int) -> tuple[float, float]:
+    """(calls per second, CPU ms per call) — CPU of the whole process (client, server and store
+    threads alike, the same for both apps), steadier than wall time on a shared machine."""
     for _ in range(max(5, n // 20)):  # warm up: connections, caches, the first statements
         call()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(n):
         call()
-    return n / (time.perf_counter() - start)
+    return n / (time.perf_counter() - start), (time.process_time() - cpu) * 1000 / n
 
 
 def run(backend: str, n: int) -> None:
@@ -112,9 +114,10 @@ def run(backend: str, n: int) -> None:
             node.close()
             bare_store.close()
             drop_schemas(schemas)
-        for name, ours, floor in figures:
+        for name, (ours, our_cpu), (floor, floor_cpu) in figures:
             print(f"{backend:8} {name:16} node {ours:7.0f}/s   bare stack {floor:7.0f}/s   "
-                  f"ratio {ours / floor:.2f}   (node {1000 / ours:.2f} ms, bare {1000 / floor:.2f} ms per call)")
+                  f"ratio {ours / floor:.2f}   (node {1000 / ours:.2f} ms, bare {1000 / floor:.2f} ms per call; "
+                  f"CPU {our_cpu:.2f} vs {floor_cpu:.2f} ms, ratio {floor_cpu / our_cpu:.2f})")
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from domain.case import actor
 from domain.errors import NotPermitted
@@ -13,6 +14,10 @@ class Principal:
     official_id: str
     administration: str
     roles: tuple[str, ...]
+    # Set on a caller recognised from this process's memory of recent credentials (service/http/deps.py):
+    # a check against the store, run on the request's worker thread before anything else it does
+    # (service/http/routing.py), returning the caller as the store has it now or raising.
+    confirm: Callable[[], "Principal"] | None = field(default=None, compare=False, repr=False)
 
     def require(self, *roles: str) -> None:
         if not set(roles) & set(self.roles):

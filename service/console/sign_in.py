@@ -7,13 +7,12 @@ import hmac
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 
-from fastapi.security import HTTPAuthorizationCredentials
 
 from service.console.session import COOKIE, SIGN_IN_COOKIE
 from service.console.web import (PREFIX, CsrfRefused, Ctx, form, page, render, router, set_session_cookie,
                                  sign_in_token, templates)
 from service.exchange.directory import Unauthenticated
-from service.http.deps import current_principal
+from service.http.deps import principal_for
 
 routes = router()
 
@@ -44,7 +43,7 @@ async def sign_in(request: Request):
         return _sign_in_page(request, "Enter your credential", 422)
     node = request.app.state.node
     try:
-        who = current_principal(node, HTTPAuthorizationCredentials(scheme="Bearer", credentials=token))
+        who = principal_for(node, token)
     except Unauthenticated:
         return _sign_in_page(request, "This credential is not valid: it is unknown, expired or revoked", 401)
     session = request.app.state.console_sessions.create(token, who.official_id)

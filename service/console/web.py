@@ -15,7 +15,6 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
-from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from domain.errors import DomainError
 from service.console.session import COOKIE, SIGN_IN_COOKIE, Session, Sessions
 from service.exchange.directory import Unauthenticated
-from service.http.deps import current_principal
+from service.http.deps import principal_for
 from service.http import problems
 from service.http.problems import _status_of
 from service.http.ratelimit import RateLimited
@@ -106,8 +105,7 @@ def _sessions(request: Request) -> Sessions:
 
 def _principal(request: Request, session: Session) -> Principal:
     """The API's own authentication and rate limit, on the credential the session holds."""
-    return current_principal(request.app.state.node, HTTPAuthorizationCredentials(scheme="Bearer",
-                                                                                  credentials=session.token))
+    return principal_for(request.app.state.node, session.token)
 
 
 async def page(request: Request) -> Ctx:
@@ -130,7 +128,7 @@ async def _form(request: Request, check: RoleCheck | None = None) -> Ctx:
         raise Unauthenticated()
     who = _principal(request, session)
     if check is not None:
-        check(who)
+        check.check(who)
     data = await request.form()
     values: dict[str, Any] = {}
     for key in data.keys():
@@ -147,7 +145,7 @@ def holding(*roles: str) -> tuple[Callable, Callable]:
 
     async def a_page(request: Request) -> Ctx:
         ctx = await page(request)
-        check(ctx.who)
+        check.check(ctx.who)
         return ctx
 
     async def a_form(request: Request) -> Ctx:

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from dataclasses import replace
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from domain.directory import ROLES
 from service.http.deps import CurrentPrincipal
@@ -28,9 +31,30 @@ class RoleCheck:
             raise ValueError(f"roles must be a non-empty subset of {ROLES}: {roles}")
         self.roles = roles
 
-    async def __call__(self, who: CurrentPrincipal) -> Principal:
-        # On the event loop: a pure check, not worth a hand-off to a worker thread.
+    def check(self, who: Principal) -> Principal:
+        """The same check, for a caller already confirmed (the console's pages)."""
         who.require(*self.roles)
+        return who
+
+    async def __call__(self, request: Request, who: CurrentPrincipal) -> Principal:
+        # On the event loop: the check itself blocks nothing. A caller recognised from memory
+        # (service/http/deps.py RecentCallers) without the role is looked up in the store before
+        # it is refused (a role granted since); one with it is confirmed, roles included, on the
+        # endpoint's worker thread before the endpoint runs.
+        if who.confirm is not None and not set(self.roles) & set(who.roles):
+            who = await run_in_threadpool(who.confirm)
+        if who.confirm is None:
+            who.require(*self.roles)
+            return who
+        check, roles = who.confirm, self.roles
+
+        def confirm() -> Principal:
+            fresh = check()
+            fresh.require(*roles)
+            return fresh
+
+        who = replace(who, confirm=confirm)
+        request.scope["cmaa.principal"] = who
         return who
 
     def __repr__(self) -> str:

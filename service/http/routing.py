@@ -7,6 +7,8 @@ import inspect
 
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
+
+from adapters.store_faults import begin_work
 from starlette.routing import Match
 
 
@@ -20,8 +22,18 @@ def on_worker_thread(function):
     function's own: FastAPI reads it through ``__wrapped__``."""
     @functools.wraps(function)
     async def endpoint(**values):
-        return await run_in_threadpool(function, **values)
+        return await run_in_threadpool(_first_confirmed, function, values)
     return endpoint
+
+
+def _first_confirmed(function, values: dict):
+    """On the worker thread: refuse a request that waited past its bound for it, confirm its caller
+    against the store (``service/http/deps.py``), then run the endpoint."""
+    from service.http.deps import confirmed
+
+    begin_work()
+    confirmed(values)
+    return function(**values)
 
 
 class NodeRouter(APIRouter):

@@ -79,3 +79,63 @@ def test_officials_act_only_on_their_own_administrations_cases(api, who, node):
     with pytest.raises(NotPermitted):
         node.cases.close(intruder, case_id, reason="not mine")
     assert node.cases.get(Principal("no-hansen", "NO", ("official",)), case_id).status == "requested"
+
+
+# A process remembers the callers of recent requests, to spare a worker-thread hand-off per call
+# (service/http/deps.py RecentCallers); every request is still checked against the store before it
+# does anything or shows an endpoint's expected input. Each test below first makes a call that
+# puts the caller in that memory.
+
+
+def test_a_credential_revoked_after_its_last_call_gets_401_and_nothing_is_stored(api, who, node):
+    assert api.post("/cases", json=jp_no_request(), headers=who.official).status_code == 201
+    before = api.get("/cases", headers=who.colleague).json()["count"]
+    node.directory.revoke_credential(by="test", token_id=who.official["Authorization"].split(".")[1], reason="lost")
+    response = api.post("/cases", json=jp_no_request(), headers=who.official)
+    assert response.status_code == 401 and response.json()["type"] == "urn:cmaa:problem:unauthenticated"
+    assert api.get("/cases", headers=who.colleague).json()["count"] == before
+
+
+def test_a_credential_revoked_after_its_last_call_learns_nothing_from_an_invalid_body(api, who, node):
+    assert api.get("/cases", headers=who.official).status_code == 200
+    node.directory.revoke_credential(by="test", token_id=who.official["Authorization"].split(".")[1], reason="lost")
+    response = api.post("/cases", json={"agreement": 7}, headers=who.official)
+    assert response.status_code == 401, response.text
+    assert "agreement" not in response.text
+
+
+def test_a_role_withdrawn_after_the_last_call_is_refused_and_nothing_is_stored(api, who, node):
+    assert api.post("/cases", json=jp_no_request(), headers=who.colleague).status_code == 201
+    before = api.get("/cases", headers=who.official).json()["count"]
+    assert api.post("/directory/officials/no-berg/revocation", headers=who.operator,
+                    json={"reason": "moved to audit"}).status_code == 200
+    node.directory.designate_official(by="test", official_id="no-berg", name="Ola Berg", email="", roles=["auditor"])
+    response = api.post("/cases", json=jp_no_request(), headers=who.colleague)
+    assert response.status_code == 403, response.text
+    assert api.post("/cases", json={"agreement": 7}, headers=who.colleague).status_code == 403
+    assert api.get("/cases", headers=who.official).json()["count"] == before
+
+
+def test_a_role_granted_after_the_last_call_is_honoured_at_once(api, who, node):
+    assert api.get("/cases", headers=who.auditor).status_code == 200  # remembered as an auditor
+    assert api.post("/directory/officials/no-audit/revocation", headers=who.operator,
+                    json={"reason": "now an official"}).status_code == 200
+    node.directory.designate_official(by="test", official_id="no-audit", name="Auditor", email="",
+                                      roles=["auditor", "official"])
+    assert api.post("/cases", json=jp_no_request(), headers=who.auditor).status_code == 201
+
+
+def test_every_endpoint_that_takes_a_role_confirms_its_caller_before_it_runs(api):
+    # A caller let through from memory is confirmed by the worker-thread wrapper (service/http/routing.py);
+    # an endpoint reached any other way (an `async def` taking a role) would run unconfirmed.
+    from service.http.roles import roles_of
+    from service.http.routing import api_routes, on_worker_thread
+
+    wrapper_code = on_worker_thread(lambda: None).__code__
+    checked = 0
+    for template, route in api_routes(api.app.router.routes):
+        if roles_of(route) is None:
+            continue
+        checked += 1
+        assert route.dependant.call.__code__ is wrapper_code, f"{template} takes a role but is not confirmed first"
+    assert checked >= 40

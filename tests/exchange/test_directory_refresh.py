@@ -288,7 +288,7 @@ def test_the_signed_directory_is_served_while_the_api_worker_is_busy(store_url, 
 
     from tests.factories import client_for, configure, make_node
 
-    node = make_node(store_url, tmp_path, clock)
+    node = make_node(store_url, tmp_path, clock, api_threads=1)
     who = configure(node)
     held, release = threading.Event(), threading.Event()
     authenticate = node.directory.authenticate

@@ -107,3 +107,9 @@ def test_api_workers_are_one_to_thirty_two():
     for bad in (0, 33):
         with pytest.raises(ValidationError, match="api_workers"):
             Settings(api_workers=bad)
+
+
+def test_api_threads_default_follows_the_store_and_an_explicit_value_wins():
+    assert Settings(database_url="sqlite:////tmp/x.db").api_threads == 1
+    assert Settings(database_url="postgresql://127.0.0.1/test").api_threads == 4
+    assert Settings(database_url="postgresql://127.0.0.1/test", api_threads=1).api_threads == 1

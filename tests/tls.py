@@ -57,3 +57,20 @@ def client_context(ca: Path, cert: Path | None = None, key: Path | None = None) 
     if cert:
         context.load_cert_chain(str(cert), str(key))
     return context
+
+
+def two_nodes_over_mutual_tls(tmp_path: Path):
+    """NO and JP (``tests.servers.two_administrations``, SQLite) serving under mutual TLS from one test CA.
+    Returns the two node processes, their officials' tokens, an official's client context (a certificate
+    from the CA) and the CA as (path, key, certificate), for certificates of the test's own."""
+    from tests.servers import two_administrations
+
+    ca, ca_key, ca_cert = make_ca(tmp_path)
+    certs = {admin: issue(tmp_path, admin.lower(), ca_key, ca_cert) for admin in ("NO", "JP")}
+    tls = {admin: {"CMAA_TLS_CERT": str(cert), "CMAA_TLS_KEY": str(key), "CMAA_TLS_CA": str(ca)}
+           for admin, (cert, key) in certs.items()}
+    no, jp, no_token, jp_token = two_administrations(tmp_path, f"sqlite:///{tmp_path / 'no.db'}",
+                                                     f"sqlite:///{tmp_path / 'jp.db'}", tls=tls)
+    context = client_context(ca, *issue(tmp_path, "official", ca_key, ca_cert))
+    no.verify = jp.verify = context
+    return no, jp, no_token, jp_token, context, (ca, ca_key, ca_cert)

@@ -18,8 +18,8 @@ from domain.messages import local_case_id
 from tests.e2e.test_faults import pair  # noqa: F401  (fixture: both backends)
 from tests.e2e.test_http_edges import _connect, _node_env, _read_response
 from tests.factories import jp_no_request
-from tests.servers import alive, children, cli_env, cmaa, node_process, tree, two_administrations, wait_until
-from tests.tls import client_context, issue, make_ca
+from tests.servers import alive, children, cli_env, cmaa, node_process, tree, wait_until
+from tests.tls import client_context, two_nodes_over_mutual_tls
 
 REQUESTS = 12
 
@@ -106,14 +106,7 @@ def test_each_worker_answers_below_the_app_with_the_nodes_settings(tmp_path):
 
 
 def test_workers_serve_mutual_tls_like_one_process(tmp_path):
-    ca, ca_key, ca_cert = make_ca(tmp_path)
-    certs = {admin: issue(tmp_path, admin.lower(), ca_key, ca_cert) for admin in ("NO", "JP")}
-    tls = {admin: {"CMAA_TLS_CERT": str(cert), "CMAA_TLS_KEY": str(key), "CMAA_TLS_CA": str(ca)}
-           for admin, (cert, key) in certs.items()}
-    no, jp, no_token, jp_token = two_administrations(tmp_path, f"sqlite:///{tmp_path / 'no.db'}",
-                                                     f"sqlite:///{tmp_path / 'jp.db'}", tls=tls)
-    context = client_context(ca, *issue(tmp_path, "official", ca_key, ca_cert))
-    no.verify = jp.verify = context
+    no, jp, no_token, jp_token, context, (ca, _, _) = two_nodes_over_mutual_tls(tmp_path)
     try:
         no.start(), jp.start(CMAA_API_WORKERS="2")  # the receiver: partners' mutual TLS on its listener
         assert len(wait_until(lambda: len(found := workers_of(jp.process.pid)) == 2 and found)) == 2

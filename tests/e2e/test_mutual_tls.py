@@ -8,20 +8,12 @@ import httpx
 import pytest
 
 from tests.factories import jp_no_request
-from tests.servers import two_administrations, wait_until
-from tests.tls import client_context, issue, make_ca
+from tests.servers import wait_until
+from tests.tls import client_context, issue, make_ca, two_nodes_over_mutual_tls
 
 
 def test_two_nodes_exchange_over_mutual_tls_and_refuse_clients_without_a_certificate(tmp_path):
-    ca, ca_key, ca_cert = make_ca(tmp_path)
-    certs = {admin: issue(tmp_path, admin.lower(), ca_key, ca_cert) for admin in ("NO", "JP")}
-    tls = {admin: {"CMAA_TLS_CERT": str(cert), "CMAA_TLS_KEY": str(key), "CMAA_TLS_CA": str(ca)}
-           for admin, (cert, key) in certs.items()}
-    no, jp, no_token, jp_token = two_administrations(tmp_path, f"sqlite:///{tmp_path / 'no.db'}",
-                                                     f"sqlite:///{tmp_path / 'jp.db'}", tls=tls)
-    official_client = issue(tmp_path, "official", ca_key, ca_cert)
-    context = client_context(ca, *official_client)
-    no.verify = jp.verify = context
+    no, jp, no_token, jp_token, context, (ca, ca_key, ca_cert) = two_nodes_over_mutual_tls(tmp_path)
     try:
         no.start(), jp.start()
         with httpx.Client(verify=context) as client:

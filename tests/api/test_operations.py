@@ -191,19 +191,23 @@ def test_blocking_work_runs_on_as_many_worker_threads_as_configured(store_url, t
 
 
 def test_health_is_answered_while_every_worker_thread_is_busy(node):
-    """/healthz never waits for a worker thread: with the only one held by a long request
-    it still answers at once, so an orchestrator does not restart a busy node."""
+    """/healthz never waits for a worker thread: with every one held by a long request (1 on SQLite,
+    4 on PostgreSQL by default) it still answers at once, so an orchestrator does not restart a busy node."""
     with TestClient(create_app(node=node, run_courier=False)) as client:
         release = threading.Event()
-        blocker = client.portal.start_task_soon(anyio.to_thread.run_sync, release.wait, 30)
-        while _limiter_tokens(client) != (1, 1):
+        threads = node.settings.api_threads
+        blockers = [client.portal.start_task_soon(anyio.to_thread.run_sync, release.wait, 30) for _ in range(threads)]
+        deadline = time.monotonic() + 30
+        while _limiter_tokens(client) != (threads, threads):
+            assert time.monotonic() < deadline, _limiter_tokens(client)
             time.sleep(0.01)
         try:
             assert client.get("/healthz").status_code == 200
-            assert not blocker.done()  # answered while the worker was still held
+            assert not any(blocker.done() for blocker in blockers)  # answered while every worker was held
         finally:
             release.set()
-            blocker.result(timeout=30)
+            for blocker in blockers:
+                blocker.result(timeout=30)
 
 
 def test_the_number_of_worker_threads_is_validated():

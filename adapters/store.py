@@ -15,7 +15,6 @@ they are the ones the node uses by default.
 from __future__ import annotations
 
 import contextlib
-
 import os
 import sqlite3
 import time

@@ -27,18 +27,7 @@ async def get_node(request: Request) -> Node:
     return node
 
 
-def get_started_node(request: Request) -> Node:
-    """The node, for a request without a credential that will use the store: the first step on a
-    worker thread, so this is where a request that waited too long for one is turned away
-    (``service/http/deadline.py``)."""
-    begin_work()
-    node = request.app.state.node
-    node.store.gate.check()
-    return node
-
-
 NodeDep = Annotated[Node, Depends(get_node)]
-StartedNode = Annotated[Node, Depends(get_started_node)]
 
 
 class RecentCallers:

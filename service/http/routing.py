@@ -26,6 +26,13 @@ def on_worker_thread(function):
     return endpoint
 
 
+def started(function, *args):
+    """On a worker thread: refuse work that waited past its bound for the thread
+    (``service/http/deadline.py``), then run it."""
+    begin_work()
+    return function(*args)
+
+
 def _first_confirmed(function, values: dict):
     """On the worker thread: refuse a request that waited past its bound for it, confirm its caller
     against the store (``service/http/deps.py``), then run the endpoint."""

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from service.http.routing import NodeRouter
-from service.http.deps import NodeDep, StartedNode
+from service.http.deps import NodeDep
 from service.http.roles import Auditor
 from service.http.schemas import CaseEventPublic, CasePublic
 from service.http.views import case_public, event_public
@@ -74,7 +74,7 @@ def replay_case(case_id: UUID, node: NodeDep, who: Auditor,
 
 
 @router.get("/checkpoint", response_model=CheckpointPublic)
-def read_latest_checkpoint(node: StartedNode) -> CheckpointPublic:
+def read_latest_checkpoint(node: NodeDep) -> CheckpointPublic:
     """The latest signed checkpoint (C2SP signed note: origin, tree size, root), public so that
     partners can keep the node's history commitments. Holds no case data."""
     checkpoint = node.audit.latest()
@@ -83,7 +83,7 @@ def read_latest_checkpoint(node: StartedNode) -> CheckpointPublic:
 
 
 @router.get("/proofs/consistency", response_model=ConsistencyProofPublic)
-def read_consistency_proof(node: StartedNode, old_size: Annotated[int, Query(ge=1, le=2**62)],
+def read_consistency_proof(node: NodeDep, old_size: Annotated[int, Query(ge=1, le=2**62)],
                            new_size: Annotated[int, Query(ge=1, le=2**62)]) -> ConsistencyProofPublic:
     """RFC 9162 §2.1.4 consistency proof between two tree sizes (public: partners check that a
     newer checkpoint extends the one they hold)."""
@@ -91,7 +91,7 @@ def read_consistency_proof(node: StartedNode, old_size: Annotated[int, Query(ge=
 
 
 @router.get("/cases/{case_id}/events/{version}/inclusion", response_model=InclusionProofPublic)
-def read_inclusion_proof(case_id: UUID, version: Annotated[int, Path(ge=1, le=2**62)], node: StartedNode,
+def read_inclusion_proof(case_id: UUID, version: Annotated[int, Path(ge=1, le=2**62)], node: NodeDep,
                          who: Auditor,
                          size: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                          purpose: Annotated[str, Query(min_length=3, max_length=500)] = "inclusion proof",

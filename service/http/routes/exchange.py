@@ -13,8 +13,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from adapters import jose
-from adapters.store_faults import begin_work
-from service.http.routing import NodeRouter
+from service.http.routing import NodeRouter, started
 from service.http.deps import NodeDep
 from service.http.roles import Operator
 from service.exchange.rejection import EnvelopeRejected
@@ -66,7 +65,7 @@ async def deliver_envelope(request: Request, node: NodeDep):
     try:
         # Verification and the store commit block: off the event loop, so envelopes are applied
         # side by side and the loop keeps answering (health checks, consistency proofs).
-        receipt = await run_in_threadpool(_started, node.exchange.receive, raw)
+        receipt = await run_in_threadpool(started, node.exchange.receive, raw)
     except EnvelopeRejected as rejection:
         node.metrics.inbound.labels("rejected").inc()
         node.metrics.inbound_rejections.labels(str(rejection.step), rejection.code).inc()
@@ -81,13 +80,6 @@ async def deliver_envelope(request: Request, node: NodeDep):
     log.info("envelope accepted; receipt signed", extra={"envelope_id": claims.get("envelope_id"),
                                                          "sender": claims.get("sender")})
     return ReceiptPublic(receipt=receipt)
-
-
-def _started(receive, raw: bytes):
-    """On the worker thread: refuse an envelope that waited past its bound for it
-    (``service/http/deadline.py``), then verify and apply it."""
-    begin_work()
-    return receive(raw)
 
 
 def oversized_envelope_refusal(node):

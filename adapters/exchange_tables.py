@@ -160,6 +160,12 @@ class ExchangeTables(StoreTables):
         self._run("UPDATE {p}cmaa_outbox SET sent_digests = ?, attempts = attempts + 1 "
                   "WHERE envelope_id = ? AND lease_owner = ?", (json.dumps(digests), envelope_id, owner))
 
+    def record_attempts(self, attempts: list[tuple[str, list[str]]], owner: str) -> None:
+        """:meth:`record_attempt` for the envelopes of one batch, in one transaction."""
+        self._many([("UPDATE {p}cmaa_outbox SET sent_digests = ?, attempts = attempts + 1 "
+                     "WHERE envelope_id = ? AND lease_owner = ?", (json.dumps(digests), envelope_id, owner))
+                    for envelope_id, digests in attempts])
+
     def mark_retry(self, envelope_id: str, owner: str, error: str, delay_ms: int) -> None:
         self._run("UPDATE {p}cmaa_outbox SET last_error = ?, next_attempt_at = ?, lease_owner = NULL, "
                   "lease_until = NULL WHERE envelope_id = ? AND lease_owner = ?",

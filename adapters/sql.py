@@ -102,7 +102,7 @@ def audit_tables(prefix: str, blob: str) -> list[str]:
     ]
 
 
-def insert_rows(cursor, prefix: str, mark: str, outbox: Sequence[dict], inbox: dict | None,
+def insert_rows(cursor, prefix: str, mark: str, outbox: Sequence[dict], inbox: dict | Sequence[dict] | None,
                  outcome: Sequence[tuple[str, tuple]] = ()) -> None:
     # An envelope's new state (delivered, rejected, sent again) and an Idempotency-Key's mark,
     # in the same transaction as the case event recording it.
@@ -113,11 +113,11 @@ def insert_rows(cursor, prefix: str, mark: str, outbox: Sequence[dict], inbox: d
         marks = ", ".join([mark] * len(OUTBOX_COLUMNS))
         cursor.execute(f"INSERT INTO {prefix}cmaa_outbox ({columns}) VALUES ({marks})",
                        tuple(row[c] for c in OUTBOX_COLUMNS))
-    if inbox:
+    for row in [inbox] if isinstance(inbox, dict) else inbox or ():  # one, or a batch's
         columns = ", ".join(INBOX_COLUMNS)
         marks = ", ".join([mark] * len(INBOX_COLUMNS))
         cursor.execute(f"INSERT INTO {prefix}cmaa_inbox ({columns}) VALUES ({marks})",
-                       tuple(inbox[c] for c in INBOX_COLUMNS))
+                       tuple(row[c] for c in INBOX_COLUMNS))
 
 
 def now_ms() -> int:

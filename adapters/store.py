@@ -259,13 +259,14 @@ class EventStore(Application):
         return aggregate_id in self.repository
 
     def commit(self, *aggregates: Aggregate, outbox: tuple[dict, ...] | list[dict] = (),
-               inbox: dict | None = None, outcome: tuple[str, tuple] | None = None) -> int:
+               inbox: dict | list[dict] | None = None, outcome: tuple[str, tuple] | None = None,
+               outcomes: tuple[tuple[str, tuple], ...] | list[tuple[str, tuple]] = ()) -> int:
         """Store the pending events of ``aggregates`` atomically, with any outbox rows,
-        inbox row and outbox outcome (``exchange_tables.outcome_update``) in the same
+        inbox row(s) and outbox outcome(s) (``exchange_tables.outcome_update``) in the same
         transaction; return the last notification id."""
         check_deadline()  # the client may have given up: begin no write past the request's bound
         # A request with an Idempotency-Key: its key is marked committed in this same transaction.
-        outcomes = [statement for statement in (outcome, idempotency_marker()) if statement]
+        outcomes = [statement for statement in (outcome, *outcomes, idempotency_marker()) if statement]
         try:
             recordings = self.save(*aggregates, outbox=tuple(outbox), inbox=inbox, outcome=outcomes)
         except IntegrityError:

@@ -104,7 +104,8 @@ def build_node(settings: Settings, *, clock: Any = None, store: EventStore | Non
     limiter = RateLimiter(official=settings.rate_limit_official, partner=settings.rate_limit_partner, metrics=metrics)
     exchange.limiter = limiter
     exchange.vault = vault
-    courier = Courier(store, exchange, clock, http, metrics=metrics, production=settings.environment == "production")
+    courier = Courier(store, exchange, clock, http, metrics=metrics, production=settings.environment == "production",
+                      per_request=settings.courier_envelopes_per_request)
     audit = AuditService(AuditLog(store, f"cmaa-exchange/{settings.administration}"), keystore, agreements, clock,
                          settings.checkpoint_every_events, settings.checkpoint_every_seconds)
     exchange.witness = Witness(audit.log, directory, keystore, courier, clock)

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     courier: Literal["process", "thread", "external"] = Field(
         "process", description="Where `cmaa serve` runs the courier: `process` a child process (its own CPU and "
         "GIL; measured fastest), `thread` inside the API process, `external` none (run `cmaa courier run` yourself)")
+    courier_envelopes_per_request: int = Field(
+        16, ge=1, le=64, description="Under load, up to this many envelopes (of different cases) go to a partner "
+        "in one request, `POST /exchange/inbox/batch`; 1 sends one per request. A partner without batches "
+        "(404 or 405 there) gets one per request either way")
     tls_cert: Path | None = Field(None, description="PEM certificate chain this node presents (server and client)")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
     sealer_interval_seconds: float = Field(1.0, ge=0, le=3600, description="How often new events are sealed into "

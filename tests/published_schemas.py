@@ -134,22 +134,18 @@ def install(monkeypatch=None, module=None, recorder: Recorder | None = None) -> 
 
     delivered, refused = Courier._delivered, Courier._refused
 
-    def answer(response):
-        try:
-            return response.json()
-        except ValueError:
-            return None  # not JSON: the courier treats it as no answer; nothing to check against a schema
+    # An inbox's answer for one envelope, alone or in a batch (docs/envelope-format.md §3.5), as the courier
+    # parsed it (not JSON: an empty dict, which the courier treats as no answer; nothing to check).
+    def recording_delivered(courier, row, answer, digests, record):
+        if answer:
+            recorder.add("inbox-answer.schema.json", answer)
+        return delivered(courier, row, answer, digests, record)
 
-    def recording_delivered(courier, row, response, digests):
-        if answer(response) is not None:
-            recorder.add("inbox-answer.schema.json", answer(response))
-        return delivered(courier, row, response, digests)
-
-    def recording_refused(courier, row, response):
+    def recording_refused(courier, row, status, answer, retry_after, record):
         # Every 4xx of the inbox but 429 is a problem with a signed rejection (docs/envelope-format.md §3.3).
-        if 400 <= response.status_code < 500 and response.status_code != 429 and answer(response) is not None:
-            recorder.add("inbox-problem.schema.json", answer(response))
-        return refused(courier, row, response)
+        if 400 <= status < 500 and status != 429 and answer:
+            recorder.add("inbox-problem.schema.json", answer)
+        return refused(courier, row, status, answer, retry_after, record)
 
     patch(Courier, "_delivered", recording_delivered)
     patch(Courier, "_refused", recording_refused)

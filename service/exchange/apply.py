@@ -24,7 +24,9 @@ class InboxApplication:
     """Part of :class:`service.exchange.service.ExchangeService`: each message kind's effect on a case."""
 
     def _apply(self, envelope: EnvelopePayload, eid: str, now: datetime, receipt: str, digest: str,
-               content_sha256: str, directory) -> UUID:
+               content_sha256: str, directory, commit: bool = True):
+        """Apply and store; returns the case id (``commit=False``: the case, changed, and its inbox row,
+        for the caller to store with others, ``Inbox.receive_many``)."""
         sender = envelope.from_
         # 13. The agreement binds this partner at this node.
         try:
@@ -59,9 +61,11 @@ class InboxApplication:
             step = 13 if error.code in ("agreement-not-in-force", "request-incomplete", "treaty-rule-violation") \
                 else 15
             raise EnvelopeRejected(step, error.code, str(error), eid, error.article) from None
-        self.store.commit(case, inbox=inbox_row(envelope_id=eid, sender=sender.administration,
-                                                content_sha256=content_sha256, envelope_sha256=digest,
-                                                receipt=receipt, case_id=str(case_id)))
+        row = inbox_row(envelope_id=eid, sender=sender.administration, content_sha256=content_sha256,
+                        envelope_sha256=digest, receipt=receipt, case_id=str(case_id))
+        if not commit:
+            return case, row
+        self.store.commit(case, inbox=row)
         return case_id
 
     def _open_from(self, envelope, profile, body, case_id, exchange_id, actor, now, eid, directory):

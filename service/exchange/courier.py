@@ -11,6 +11,13 @@ partner's inbox, and then:
 * on anything else (partner down, 5xx, timeout, a concurrent-update 409):
   retries later with exponential backoff and jitter.
 
+Under load, envelopes for one partner go several to a request
+(``POST /exchange/inbox/batch``, docs/envelope-format.md §3.4): at most one
+envelope per case in each, so a case's steps still arrive in order; each is
+answered as if alone and handled as above, and the outcomes of one batch are
+recorded in one transaction. A partner that answers 404 or 405 there gets one
+envelope per request.
+
 A crash at any point leaves the row pending or leased; the lease expires and
 the envelope is sent again; the receiver answers a re-sealed retry with the
 receipt it already gave, so the effect is exactly once.
@@ -23,6 +30,7 @@ import logging
 import random
 import socket
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +48,7 @@ from service.ops.observability import request_id_var
 
 log = logging.getLogger("cmaa.courier")
 MAX_BACKOFF_MS = 300_000
+NO_BATCHES_RECHECK_SECONDS = 3600  # a partner that took no batch is asked again after this
 
 
 @dataclass
@@ -53,7 +62,10 @@ class Courier:
     workers: int = 8
     metrics: Any = None
     production: bool = False
+    per_request: int = 16  # envelopes per request to a partner that takes batches (1: never batch)
+    max_batch_bytes: int = 512 * 1024  # a batch's body at most this (a partner reads at most its own limit)
     stopping: threading.Event = field(default_factory=threading.Event)
+    no_batches: dict[str, float] = field(default_factory=dict)  # partner -> until when one per request
 
     def deliver_due(self) -> int:
         """One pass; returns how many envelopes reached a final state (delivered or rejected).
@@ -68,10 +80,118 @@ class Courier:
         by_case: dict[str, list[dict]] = {}
         for row in rows:
             by_case.setdefault(row["case_id"], []).append(row)
-        if len(by_case) == 1 or self.workers <= 1:
-            return sum(self._deliver_in_order(group) for group in by_case.values())
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(by_case))) as pool:
-            return sum(pool.map(self._deliver_in_order, by_case.values()))
+        batched = [group for group in by_case.values() if self._batches_to(group[0]["partner"])]
+        singly = [group for group in by_case.values() if not self._batches_to(group[0]["partner"])]
+        done = self._deliver_in_waves(batched) if batched else 0
+        if len(singly) <= 1 or self.workers <= 1:
+            return done + sum(self._deliver_in_order(group) for group in singly)
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(singly))) as pool:
+            return done + sum(pool.map(self._deliver_in_order, singly))
+
+    def _batches_to(self, partner: str) -> bool:
+        return self.per_request > 1 and self.no_batches.get(partner, 0.0) < time.monotonic()
+
+    def _deliver_in_waves(self, groups: list[list[dict]]) -> int:
+        """Each case's first envelope, several to a request per partner; then each case's next, and so on.
+        A case whose envelope did not reach a final state keeps its later ones for a later pass."""
+        queues, done = [list(group) for group in groups], 0
+        while queues:
+            if self.stopping.is_set():  # shutting down: hand the rest back at once (not after the lease)
+                for queue in queues:
+                    for row in queue:
+                        self.store.exchange.mark_retry(row["envelope_id"], self.owner, "node shutting down", 0)
+                break
+            wave = [queue.pop(0) for queue in queues]
+            by_partner: dict[str, list[dict]] = {}
+            for row in wave:
+                by_partner.setdefault(row["partner"], []).append(row)
+            chunks = [rows[i:i + self.per_request] for rows in by_partner.values()
+                      for i in range(0, len(rows), self.per_request)]
+            if len(chunks) == 1 or self.workers <= 1:
+                outcomes = [self._deliver_together(chunk) for chunk in chunks]
+            else:
+                with ThreadPoolExecutor(max_workers=min(self.workers, len(chunks))) as pool:
+                    outcomes = list(pool.map(self._deliver_together, chunks))
+            finished = {envelope_id: n for outcome in outcomes for envelope_id, n in outcome.items()}
+            done += sum(finished.values())
+            later = []
+            for queue, row in zip(queues, wave):
+                if queue and finished.get(row["envelope_id"]):
+                    later.append(queue)
+                else:  # a later step must not overtake an earlier one
+                    for waiting in queue:
+                        self.store.exchange.mark_retry(waiting["envelope_id"], self.owner,
+                                                       "waiting for an earlier step", 0)
+            queues = later
+        return done
+
+    def _deliver_together(self, rows: list[dict]) -> dict[str, int]:
+        """Envelopes of different cases to one partner, in one request where there are several; returns
+        per envelope whether it reached a final state."""
+        if len(rows) == 1:
+            return {rows[0]["envelope_id"]: self._deliver_in_order(rows)}
+        with one_directory_read():  # one read of the directory for the whole batch
+            return self._deliver_read(rows)
+
+    def _deliver_read(self, rows: list[dict]) -> dict[str, int]:
+        finished: dict[str, int] = {}
+        ready: list[tuple[dict, str, bytes, list[str]]] = []
+        for row in rows:
+            with _request_id(row):
+                prepared = self._prepare(row)
+            if isinstance(prepared, int):
+                finished[row["envelope_id"]] = prepared
+            else:
+                ready.append((row, *prepared))
+        # Bodies of at most max_batch_bytes (an envelope larger than that goes alone).
+        batches: list[list[tuple[dict, str, bytes, list[str]]]] = []
+        size = 0
+        for item in ready:
+            if not batches or size + len(item[2]) > self.max_batch_bytes:
+                batches.append([])
+                size = 0
+            batches[-1].append(item)
+            size += len(item[2]) + 16
+        for batch in batches:
+            finished.update(self._post_together(batch))
+        return finished
+
+    def _post_together(self, batch: list[tuple[dict, str, bytes, list[str]]]) -> dict[str, int]:
+        if len(batch) == 1:
+            return {row["envelope_id"]: self._send(row, endpoint, sealed, digests)
+                    for row, endpoint, sealed, digests in batch}
+        row, endpoint = batch[0][0], batch[0][1]
+        self.store.exchange.record_attempts([(r["envelope_id"], digests) for r, _, _, digests in batch], self.owner)
+        body = json.dumps({"envelopes": [sealed.decode() for _, _, sealed, _ in batch]})
+        try:
+            response = self.http.post(f"{endpoint.rstrip('/')}/exchange/inbox/batch", content=body,
+                                      headers={"Content-Type": "application/json"})
+        except httpx.HTTPError as error:
+            return {r["envelope_id"]: self._retry(r, f"transport: {type(error).__name__}", "transport")
+                    for r, _, _, _ in batch}
+        if response.status_code in (404, 405, 501, 413):
+            if response.status_code != 413:  # a node without batches: one envelope per request from now on
+                self.no_batches[row["partner"]] = time.monotonic() + NO_BATCHES_RECHECK_SECONDS
+                log.info("partner takes one envelope per request", extra={"partner": row["partner"]})
+            return {r["envelope_id"]: self._send(r, endpoint, sealed, digests, attempted=True)
+                    for r, endpoint, sealed, digests in batch}
+        results = _results_of(response, len(batch))
+        if results is None:
+            delay = _seconds(response.headers.get("Retry-After")) if response.status_code in (429, 503) else None
+            return {r["envelope_id"]: self._retry(r, f"HTTP {response.status_code} to a batch",
+                                                  f"http-{response.status_code}", delay_ms=delay)
+                    for r, _, _, _ in batch}
+        recorded: list[tuple] = []
+        finished = {}
+        for (r, _, _, digests), item in zip(batch, results):
+            with _request_id(r):
+                status = item["status"]
+                answer = {"receipt": item.get("receipt")} if status == 200 else item.get("problem") or {}
+                retry_after = answer.get("retry_after") if status == 429 and isinstance(answer, dict) else None
+                finished[r["envelope_id"]] = self._answered(r, status, answer, retry_after, digests,
+                                                            record=lambda *entry: recorded.append(entry))
+        self._on_cases(recorded)
+        return finished
 
     def _deliver_in_order(self, rows: list[dict]) -> int:
         done = 0
@@ -94,7 +214,15 @@ class Courier:
         return done
 
     def _deliver(self, row: dict) -> int:
-        envelope_id, partner = row["envelope_id"], row["partner"]
+        prepared = self._prepare(row)
+        if isinstance(prepared, int):
+            return prepared
+        return self._send(row, *prepared)
+
+    def _prepare(self, row: dict) -> int | tuple[str, bytes, list[str]]:
+        """The partner's endpoint, the envelope sealed afresh and the digests of every attempt so far with
+        this one last; or, when it cannot be sent now or ever, what became of it (0 or 1)."""
+        partner = row["partner"]
         directory = self.exchange.directory.directory()
         endpoint = directory.partners.get(partner, {}).get("endpoint")
         try:
@@ -110,8 +238,12 @@ class Courier:
             sealed = self.exchange.seal(payload)
         except DomainError as error:
             return self._retry(row, str(error), "not-sendable")
-        digests = json.loads(row["sent_digests"]) + [jose.sha256_hex(sealed)]
-        self.store.exchange.record_attempt(envelope_id, self.owner, digests)
+        return endpoint, sealed, json.loads(row["sent_digests"]) + [jose.sha256_hex(sealed)]
+
+    def _send(self, row: dict, endpoint: str, sealed: bytes, digests: list[str], attempted: bool = False) -> int:
+        """One envelope to the partner's inbox (``attempted``: its digest already recorded)."""
+        if not attempted:
+            self.store.exchange.record_attempt(row["envelope_id"], self.owner, digests)
         try:
             headers = {"Content-Type": "application/jose+json"}
             if row.get("request_id"):
@@ -119,13 +251,24 @@ class Courier:
             response = self.http.post(f"{endpoint.rstrip('/')}/exchange/inbox", content=sealed, headers=headers)
         except httpx.HTTPError as error:
             return self._retry(row, f"transport: {type(error).__name__}", "transport")
-        if response.status_code == 200:
-            return self._delivered(row, response, digests)
-        return self._refused(row, response)
-
-    def _delivered(self, row: dict, response: httpx.Response, digests: list[str]) -> int:
         try:
-            receipt = response.json()["receipt"]
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        return self._answered(row, response.status_code, answer, response.headers.get("Retry-After"), digests)
+
+    def _answered(self, row: dict, status: int, answer: Any, retry_after: Any, digests: list[str],
+                  record=None) -> int:
+        """What the partner answered for one envelope (alone, or in a batch); ``record(row, change, outcome,
+        then)`` stores the outcome (default: at once, :meth:`_on_case`)."""
+        record = record or self._on_case
+        if status == 200:
+            return self._delivered(row, answer, digests, record)
+        return self._refused(row, status, answer, retry_after, record)
+
+    def _delivered(self, row: dict, answer: Any, digests: list[str], record) -> int:
+        try:
+            receipt = answer["receipt"]
             claims = self.exchange.verify_receipt(row["partner"], receipt, row["envelope_id"], digests)
         except (ValueError, KeyError, TypeError, DomainError) as error:
             return self._retry(row, f"receipt not accepted: {error}", "receipt-not-accepted")
@@ -136,41 +279,40 @@ class Courier:
                 witness.observe(row["partner"], claims.get("checkpoint"))
             except DomainError as error:  # the receipt stands; the alarm blocks what follows
                 log.error("witnessing %s's checkpoint from a receipt: %s", row["partner"], error)
-        self._on_case(row, lambda case: case.record_delivery(
+
+        def then():
+            self._count(row, "delivered")
+            log.info("envelope delivered; receipt verified and stored",
+                     extra={"envelope_id": row["envelope_id"], "partner": row["partner"], "kind": row["kind"]})
+        record(row, lambda case: case.record_delivery(
             envelope_id=row["envelope_id"], kind=row["kind"], receipt=receipt,
             envelope_sha256=claims["envelope_sha256"], at=self.clock.now()),
-            outcome_update(row["envelope_id"], receipt=receipt))
-        self._count(row, "delivered")
-        log.info("envelope delivered; receipt verified and stored",
-                 extra={"envelope_id": row["envelope_id"], "partner": row["partner"], "kind": row["kind"]})
+            outcome_update(row["envelope_id"], receipt=receipt), then)
         return 1
 
-    def _refused(self, row: dict, response: httpx.Response) -> int:
-        try:
-            problem = response.json()
-        except ValueError:
-            problem = {}
+    def _refused(self, row: dict, status: int, problem: Any, retry_after: Any, record) -> int:
         signed = problem.get("signed_rejection") if isinstance(problem, dict) else None
         claims = self.exchange.verify_rejection(row["partner"], signed) if signed else None
-        if response.status_code == 429:
-            retry_after = response.headers.get("Retry-After", "")
-            delay = int(retry_after) * 1000 if retry_after.isdigit() else None
+        if status == 429:
+            delay = _seconds(retry_after)
             return self._retry(row, "HTTP 429: partner rate limit", "rate-limited", delay_ms=delay)
-        if claims is None or claims.get("code") == "concurrent-update" or response.status_code >= 500:
-            return self._retry(row, f"HTTP {response.status_code}", f"http-{response.status_code}")
+        if claims is None or claims.get("code") == "concurrent-update" or status >= 500:
+            return self._retry(row, f"HTTP {status}", f"http-{status}")
         # The refused step's body, for the case to reopen what it answered (consents carry no personal data).
         body = json.loads(row["payload"]).get("body") if row["kind"] in ("consent_grant", "consent_denial") else None
-        self._on_case(row, lambda case: case.record_rejection(
+
+        def then():
+            self._count(row, "rejected")
+            if self.metrics is not None:
+                self.metrics.delivery_rejections.labels(row["partner"], str(claims.get("step")),
+                                                        str(claims.get("code"))).inc()
+            log.warning("envelope rejected by partner (signed rejection stored)",
+                        extra={"envelope_id": row["envelope_id"], "partner": row["partner"],
+                               "step": claims.get("step"), "code": claims.get("code")})
+        record(row, lambda case: case.record_rejection(
             envelope_id=row["envelope_id"], kind=row["kind"], step=claims.get("step"), code=claims.get("code", ""),
             reason=claims.get("reason", ""), signed_rejection=signed, at=self.clock.now(), body=body),
-            outcome_update(row["envelope_id"], rejection=claims))
-        self._count(row, "rejected")
-        if self.metrics is not None:
-            self.metrics.delivery_rejections.labels(row["partner"], str(claims.get("step")),
-                                                    str(claims.get("code"))).inc()
-        log.warning("envelope rejected by partner (signed rejection stored)",
-                    extra={"envelope_id": row["envelope_id"], "partner": row["partner"], "step": claims.get("step"),
-                           "code": claims.get("code")})
+            outcome_update(row["envelope_id"], rejection=claims), then)
         return 1
 
     def _erased_before_delivery(self, row: dict, marker: str) -> int:
@@ -205,7 +347,7 @@ class Courier:
         if self.metrics is not None:
             self.metrics.deliveries.labels(row["partner"], outcome).inc()
 
-    def _on_case(self, row: dict, change, outcome: tuple[str, tuple]) -> None:
+    def _on_case(self, row: dict, change, outcome: tuple[str, tuple], then=None) -> None:
         """Record the envelope's outcome on its case, and mark the outbox row, in one transaction."""
         for _ in range(10):
             # Recording a delivery outcome needs none of the case's personal data: left sealed.
@@ -213,7 +355,63 @@ class Courier:
             change(case)
             try:
                 self.store.commit(case, outcome=outcome)
-                return
             except ConcurrentUpdate:
                 continue
+            if then is not None:
+                then()
+            return
         raise ConcurrentUpdate("could not record the delivery outcome")
+
+    def _on_cases(self, entries: list[tuple]) -> None:
+        """The outcomes of one batch (each of another case), in one transaction; one by one if a case
+        changed meanwhile."""
+        if len(entries) <= 1:
+            for entry in entries:
+                self._on_case(*entry)
+            return
+        cases = []
+        for row, change, _, _ in entries:
+            case = self.store.load(uuid.UUID(row["case_id"]), sealed=True)
+            change(case)
+            cases.append(case)
+        try:
+            self.store.commit(*cases, outcomes=[outcome for _, _, outcome, _ in entries])
+        except ConcurrentUpdate:
+            for entry in entries:
+                self._on_case(*entry)
+            return
+        for *_, then in entries:
+            then()
+
+
+def _results_of(response: httpx.Response, count: int) -> list[dict] | None:
+    """A batch's answers, one per envelope in order, each with an integer status; None if it is not that."""
+    if response.status_code != 200:
+        return None
+    try:
+        results = response.json()["results"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(results, list) or len(results) != count or \
+            not all(isinstance(item, dict) and isinstance(item.get("status"), int) for item in results):
+        return None
+    return results
+
+
+def _seconds(retry_after: Any) -> int | None:
+    """``Retry-After`` (header text or a problem's ``retry_after``) in ms; None when it says nothing usable."""
+    text = str(retry_after) if retry_after is not None else ""
+    return int(text) * 1000 if text.isdigit() else None
+
+
+class _request_id:
+    """Logs of one envelope carry the request id it was queued under."""
+
+    def __init__(self, row: dict):
+        self.row = row
+
+    def __enter__(self):
+        self.token = request_id_var.set(self.row.get("request_id"))
+
+    def __exit__(self, *exc):
+        request_id_var.reset(self.token)

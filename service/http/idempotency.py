@@ -56,7 +56,7 @@ FORM_FIELD = "idempotency_key"
 
 
 class Idempotency:
-    def __init__(self, app, keys: IdempotencyKeys, gate=None, skip_paths: tuple[str, ...] = ("/exchange/inbox",)):
+    def __init__(self, app, keys: IdempotencyKeys, gate=None, skip_paths: tuple[str, ...] = ("/exchange/inbox", "/exchange/inbox/batch")):
         self.app, self.keys, self.gate, self.skip = app, keys, gate, skip_paths
         # (principal, key) -> our claim whose request failed while the store could not take its
         # release: the next retry may reclaim it (it never committed: that would have marked it)

@@ -61,17 +61,23 @@ def python_repr_in(body: dict) -> list[str]:
     return [text for text in texts if PYTHON_REPR.search(text)]
 
 
-def problem(status: int, problem_type: str, title: str, detail: str, request: Request, **extra: Any) -> JSONResponse:
+def problem_body(status: int, problem_type: str, title: str, detail: str, instance: str, **extra: Any) -> dict:
+    """An RFC 9457 problem as a dict: the body of :func:`problem`, or one envelope's answer in a batch."""
     body = {
         "type": f"urn:cmaa:problem:{problem_type}",
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": request.url.path,
+        "instance": instance,
     }
     body.update({k: v for k, v in extra.items() if v is not None})
     for watch in WATCHERS:
         watch(body)
+    return body
+
+
+def problem(status: int, problem_type: str, title: str, detail: str, request: Request, **extra: Any) -> JSONResponse:
+    body = problem_body(status, problem_type, title, detail, request.url.path, **extra)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 

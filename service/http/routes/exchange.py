@@ -9,7 +9,7 @@ import anyio
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
 from adapters import jose
@@ -17,7 +17,8 @@ from service.http.routing import NodeRouter, started
 from service.http.deps import NodeDep
 from service.http.roles import Operator
 from service.exchange.rejection import EnvelopeRejected
-from service.http.problems import problem
+from service.http.problems import PROBLEM_JSON, problem_body
+from service.http.ratelimit import RateLimited
 from service.http.schemas import AdminCode, Strict
 
 router = NodeRouter(prefix="/exchange", tags=["exchange"])
@@ -67,19 +68,80 @@ async def deliver_envelope(request: Request, node: NodeDep):
         # side by side and the loop keeps answering (health checks, consistency proofs).
         receipt = await run_in_threadpool(started, node.exchange.receive, raw)
     except EnvelopeRejected as rejection:
-        node.metrics.inbound.labels("rejected").inc()
-        node.metrics.inbound_rejections.labels(str(rejection.step), rejection.code).inc()
-        log.info("envelope rejected", extra={"envelope_id": rejection.envelope_id, "step": rejection.step,
-                                             "code": rejection.code})
-        signed = node.exchange.sign_rejection(rejection, jose.sha256_hex(raw))
-        return problem(rejection.status, f"envelope-{rejection.code}", "Envelope rejected", str(rejection), request,
-                       step=rejection.step, code=rejection.code, envelope_id=rejection.envelope_id,
-                       article=rejection.article, signed_rejection=signed)
+        return JSONResponse(_refusal(node, rejection, raw, request.url.path), status_code=rejection.status,
+                            media_type=PROBLEM_JSON)
+    _accepted(node, receipt)
+    return ReceiptPublic(receipt=receipt)
+
+
+MAX_BATCH = 64
+
+
+class InboxBatch(Strict):
+    envelopes: list[str] = Field(min_length=1, max_length=MAX_BATCH, description=(
+        "Each item the exact text of one envelope, as it would be the body of `POST /exchange/inbox` (a JWE "
+        "JSON serialization); its receipt's `envelope_sha256` is the SHA-256 of the item's UTF-8 bytes. "
+        f"At most {MAX_BATCH}; the whole body at most `CMAA_MAX_BODY_BYTES`."))
+
+
+class BatchResult(BaseModel):
+    status: int = Field(description="what `POST /exchange/inbox` would have answered for this envelope alone: "
+                        "200, or the status of its problem")
+    envelope_sha256: str
+    receipt: str | None = Field(None, description="when `status` is 200: the signed receipt")
+    problem: dict | None = Field(None, description="otherwise: the problem+json `POST /exchange/inbox` would have "
+                                 "answered, with `signed_rejection` for a refusal at a numbered step, and "
+                                 "`retry_after` (seconds) for 429")
+
+
+class BatchResults(BaseModel):
+    results: list[BatchResult] = Field(description="one per envelope, in the request's order")
+
+
+@router.post("/inbox/batch", response_model=BatchResults, responses={
+    413: {"description": "the whole body is over `CMAA_MAX_BODY_BYTES`: send the envelopes in smaller batches "
+          "or one by one"},
+    422: {"description": "not a batch: no envelopes, more than the maximum, or an item that is not a string"}})
+async def deliver_envelopes(body: InboxBatch, request: Request, node: NodeDep) -> BatchResults:
+    """Deliver several envelopes in one request (docs/envelope-format.md §3.4). Each is verified, applied and
+    answered exactly as by `POST /exchange/inbox` — its own receipt, or its own problem and signed rejection — in
+    the request's order; the ones applied are stored in one transaction. One envelope's refusal does not affect
+    the others. A sender that gets 404 or 405 here (a node without batches) sends one envelope per request."""
+    raws = [envelope.encode() for envelope in body.envelopes]
+    answers = await run_in_threadpool(started, node.exchange.receive_many, raws)
+    results = []
+    for raw, answer in zip(raws, answers):
+        digest = jose.sha256_hex(raw)
+        if isinstance(answer, str):
+            _accepted(node, answer)
+            results.append(BatchResult(status=200, envelope_sha256=digest, receipt=answer))
+        elif isinstance(answer, RateLimited):
+            results.append(BatchResult(status=429, envelope_sha256=digest, problem=problem_body(
+                429, "rate-limited", "Too many requests", str(answer), request.url.path, limit=answer.limit,
+                rate=answer.rate, retry_after=answer.retry_after)))
+        else:
+            results.append(BatchResult(status=answer.status, envelope_sha256=digest,
+                                       problem=_refusal(node, answer, raw, request.url.path)))
+    return BatchResults(results=results)
+
+
+def _accepted(node, receipt: str) -> None:
     node.metrics.inbound.labels("accepted").inc()
     _, claims = jose.unverified_header_and_payload(receipt)  # our own receipt, just signed
     log.info("envelope accepted; receipt signed", extra={"envelope_id": claims.get("envelope_id"),
                                                          "sender": claims.get("sender")})
-    return ReceiptPublic(receipt=receipt)
+
+
+def _refusal(node, rejection: EnvelopeRejected, raw: bytes, instance: str) -> dict:
+    """The problem for a refused envelope, with the rejection signed over the envelope's SHA-256."""
+    node.metrics.inbound.labels("rejected").inc()
+    node.metrics.inbound_rejections.labels(str(rejection.step), rejection.code).inc()
+    log.info("envelope rejected", extra={"envelope_id": rejection.envelope_id, "step": rejection.step,
+                                         "code": rejection.code})
+    signed = node.exchange.sign_rejection(rejection, jose.sha256_hex(raw))
+    return problem_body(rejection.status, f"envelope-{rejection.code}", "Envelope rejected", str(rejection),
+                        instance, step=rejection.step, code=rejection.code, envelope_id=rejection.envelope_id,
+                        article=rejection.article, signed_rejection=signed)
 
 
 def oversized_envelope_refusal(node):

@@ -141,6 +141,31 @@ class InboxAnswer(Closed):
     receipt: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")]
 
 
+class InboxBatch(Closed):
+    """The body of ``POST /exchange/inbox/batch`` (docs/envelope-format.md §3.5)."""
+
+    envelopes: list[str] = Field(min_length=1, max_length=64, description=(
+        "Each item the exact text of one envelope, as it would be the body of `POST /exchange/inbox`; its "
+        "receipt's `envelope_sha256` is the SHA-256 of the item's UTF-8 bytes"))
+
+
+class InboxBatchResult(Closed):
+    """One envelope's answer in a batch: what ``POST /exchange/inbox`` would have answered for it alone."""
+
+    status: int = Field(ge=200, le=599)
+    envelope_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    receipt: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")] | None = Field(
+        None, description="when `status` is 200")
+    problem: dict | None = Field(None, description="otherwise: the problem+json the inbox would have answered "
+                                 "(inbox-problem.schema.json for a refusal at a numbered step; `retry_after` for 429)")
+
+
+class InboxBatchAnswer(Closed):
+    """The 200 body of ``POST /exchange/inbox/batch``: one result per envelope, in the request's order."""
+
+    results: list[InboxBatchResult]
+
+
 class CheckpointAnswer(Closed):
     """``GET /audit/checkpoint``."""
 

@@ -31,6 +31,8 @@ DOCUMENTS: dict[str, type[BaseModel]] = {
     "rejection": documents.Rejection,
     "inbox-answer": documents.InboxAnswer,
     "inbox-problem": documents.InboxProblem,
+    "inbox-batch": documents.InboxBatch,
+    "inbox-batch-answer": documents.InboxBatchAnswer,
     "checkpoint-answer": documents.CheckpointAnswer,
     "consistency-proof-answer": documents.ConsistencyProofAnswer,
     "inclusion-proof-answer": documents.InclusionProofAnswer,

@@ -12,12 +12,13 @@ from domain.agreements import Agreements
 from service.exchange.apply import InboxApplication
 from service.exchange.directory import DirectoryService
 from service.exchange.inbox import Inbox
+from service.exchange.inbox_batch import InboxBatches
 from service.exchange.keys import KeysAndDirectories
 from service.exchange.outbox import Outbox
 
 
 @dataclass
-class ExchangeService(KeysAndDirectories, Outbox, Inbox, InboxApplication):
+class ExchangeService(KeysAndDirectories, Outbox, Inbox, InboxBatches, InboxApplication):
     """Outgoing: a case command queues an outbox row in the same transaction as its event (:meth:`Outbox.outgoing`);
     the courier (``service/exchange/courier.py``) seals and delivers it. Incoming: :meth:`Inbox.receive` verifies
     an envelope in the numbered steps of ``docs/envelope-format.md`` before anything is stored, applies it

@@ -35,6 +35,7 @@ class ForeignPartner:
         self.sig = jwk.JWK.generate(kty="OKP", crv="Ed25519", kid="JP.jp-sato.sig.1")
         self.enc = jwk.JWK.generate(kty="OKP", crv="X25519", kid="JP.jp-sato.enc.1")
         self.received: list[dict] = []
+        self.requests = 0
         self.partner_keys: dict[str, jwk.JWK] = {}
 
     def sign(self, payload: dict, key: jwk.JWK, typ: str) -> str:
@@ -71,6 +72,9 @@ class ForeignPartner:
 
     # -- the inbox, as the partner implements it -------------------------------------
     def inbox(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/exchange/inbox":  # one envelope per request: no batches here
+            return httpx.Response(404, json={"title": "Not Found", "status": 404})
+        self.requests += 1
         body = request.content
         envelope = jwe.JWE()
         envelope.deserialize(body.decode(), key=self.enc)
@@ -141,6 +145,19 @@ def test_our_envelope_opens_and_verifies_with_jwcrypto_and_its_receipt_is_accept
     assert claims["body"]["content"]["action_requested"] == body["content"]["action_requested"]
     history = api.get(f"/cases/{case_id}/history", headers=official).json()["data"]
     assert history[-1]["event"] == "EnvelopeDelivered"
+
+
+def test_a_partner_without_batches_gets_one_envelope_per_request(norway_and_foreign_japan):
+    node, api, official, partner, _ = norway_and_foreign_japan
+    cases = [api.post("/cases", json=jp_no_request(addressed_to=["jp-sato"]), headers=official).json()["id"]
+             for _ in range(3)]
+
+    assert node.courier.deliver_due() == 3
+
+    assert partner.requests == 3 and sorted(c["case"]["exchange_id"] for c in partner.received) == sorted(cases)
+    for case_id in cases:
+        history = api.get(f"/cases/{case_id}/history", headers=official).json()["data"]
+        assert [e["event"] for e in history].count("EnvelopeDelivered") == 1
 
 
 @pytest.mark.parametrize("flattened", [False, True])

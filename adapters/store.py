@@ -250,6 +250,14 @@ class EventStore(Application):
         except AggregateNotFoundError:
             raise (not_found or NotFound(f"nothing stored under id {aggregate_id}")) from None
 
+    def _record(self, processing_event):
+        # Several events (a batch of inbound envelopes): their personal data sealed in one vault transaction.
+        mapper = self.mapper
+        if getattr(mapper, "vault", None) is not None and len(processing_event.events) > 1:
+            with mapper.mapped_ahead(processing_event.events):
+                return super()._record(processing_event)
+        return super()._record(processing_event)
+
     def remembering(self):
         """A block in which the vault looks each subject and key up once (``Vault.remembering``)."""
         vault = getattr(self.mapper, "vault", None)

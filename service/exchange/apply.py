@@ -53,7 +53,8 @@ class InboxApplication:
             if envelope.kind in OPENING:
                 if envelope.case.opened_by != sender.administration:
                     raise EnvelopeRejected(14, "wrong-direction", f"a {envelope.kind} opens the sender's case", eid)
-                case = self._open_from(envelope, profile, body, case_id, exchange_id, actor, now, eid, directory)
+                case = self._open_from(envelope, profile, body, case_id, exchange_id, actor, now, eid, directory,
+                                       look=commit)
             else:
                 case = self._step_on(envelope, profile, body, case_id, actor, now, eid)
         except DomainError as error:
@@ -68,8 +69,10 @@ class InboxApplication:
         self.store.commit(case, inbox=row)
         return case_id
 
-    def _open_from(self, envelope, profile, body, case_id, exchange_id, actor, now, eid, directory):
-        if self.store.exists(case_id):
+    def _open_from(self, envelope, profile, body, case_id, exchange_id, actor, now, eid, directory, look=True):
+        # Not looked up for a batch (look=False): a case that exists makes the batch's commit conflict,
+        # and the batch is then stored one by one, each looked up (``InboxBatches._store_pending``).
+        if look and self.store.exists(case_id):
             raise EnvelopeRejected(14, "case-exists", f"case {envelope.case.exchange_id} was already opened", eid)
         sender = envelope.from_.administration
         common = dict(case_id=case_id, agreement=profile.id, own_administration=self.administration,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from uuid import UUID
 
 import httpx
@@ -87,6 +88,27 @@ def test_receiver_killed_after_storing_before_answering_gets_the_same_receipt_an
     theirs = their_case(jp, jp_h, case_id)
     assert history(jp, jp_h, theirs["id"]) == ["RequestReceived"]
     assert history(no, no_h, case_id).count("EnvelopeDelivered") == 1
+
+
+def test_receiver_killed_after_storing_a_batch_before_answering_applies_each_envelope_once(pair):
+    """Several envelopes in one request (docs/envelope-format.md §3.5): stored together, the answer lost;
+    the sender sends them again and gets the first receipts; each case has its request once."""
+    no, jp, no_h, jp_h = pair
+    jp.start(CMAA_UNSAFE_FAULT_EXIT_AFTER_INBOX_STORE="true")
+    no.start(CMAA_COURIER_INTERVAL_SECONDS="0")  # the courier never runs in this life: the requests wait
+    cases = [httpx.post(f"{no.base}/cases", json=jp_no_request(), headers=no_h).json()["id"] for _ in range(4)]
+    no.kill()
+    no.start()  # its courier finds the four due at once: one request
+    wait_until(lambda: jp.process.poll() is not None)  # it stored them and died
+    jp.start()
+    for case_id in cases:
+        wait_until(lambda: "EnvelopeDelivered" in history(no, no_h, case_id), timeout=45)
+    for case_id in cases:
+        assert history(jp, jp_h, their_case(jp, jp_h, case_id)["id"]) == ["RequestReceived"]
+        assert history(no, no_h, case_id).count("EnvelopeDelivered") == 1
+    jp.log.flush()  # the retry came as one batch to the node's second life
+    requests = [json.loads(line) for line in open(jp.log.name, encoding="utf-8") if '"route"' in line]
+    assert any(r.get("route") == "/exchange/inbox/batch" and r.get("status") == 200 for r in requests)
 
 
 def test_sigterm_under_traffic_exits_cleanly_and_every_accepted_request_is_delivered_once(pair):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -234,3 +234,40 @@ def test_a_rate_limited_envelope_in_a_batch_is_retried_after_its_retry_after(nod
     pending = [r for r in no.node.store.exchange._select("", ()) if r["status"] == "pending"]
     assert len(pending) == 1 and "429" in pending[0]["last_error"]
     assert pending[0]["next_attempt_at"] >= now_ms() + 110_000
+
+
+def test_an_opening_for_a_case_that_exists_is_refused_in_a_batch_and_the_others_are_stored(nodes):
+    no, jp = nodes
+    first, second = _open_cases(no, 2)
+    [row] = [r for r in no.node.store.exchange.pending() if r["case_id"] == first]
+    payload, _ = no.node.exchange.open_outbox_payload(row)
+    original = no.node.exchange.seal(payload).decode()
+    again = no.node.exchange.seal({**payload, "id": str(uuid4())}).decode()  # another envelope opening it
+    assert jp.api.post("/exchange/inbox", content=original,
+                       headers={"Content-Type": "application/jose+json"}).status_code == 200
+
+    results = jp.api.post(BATCH, json={"envelopes": [again, _sealed(no, second)[0]]}).json()["results"]
+
+    assert [r["status"] for r in results][1] == 200
+    assert results[0]["problem"]["code"] == "case-exists" and results[0]["problem"]["step"] == 14
+    assert _jp_history(jp, first) == ["RequestReceived"] and _jp_history(jp, second) == ["RequestReceived"]
+
+
+def test_the_personal_data_of_a_batch_is_sealed_in_one_vault_transaction(nodes, monkeypatch):
+    no, jp = nodes
+    _open_cases(no, 4)
+    envelopes = _sealed(no)
+    vault = jp.node.vault
+    opened = []
+    original = type(vault)._open
+
+    def counting(self, write):
+        if self is vault:
+            opened.append(write)
+        return original(self, write)
+
+    monkeypatch.setattr(type(vault), "_open", counting)
+    results = jp.api.post(BATCH, json={"envelopes": envelopes}).json()["results"]
+
+    assert [r["status"] for r in results] == [200] * 4
+    assert opened == [True]  # the four requests' targets and keys: one transaction

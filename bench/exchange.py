@@ -220,6 +220,10 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "pro
                 "settling_p99_ms": statistics.quantiles(settling, n=100)[98] if len(settling) > 1 else None,
                 "p99_with_settling_ms": statistics.quantiles(settling + latencies, n=100)[98],
                 "not_delivered": len(rows) - len(done),
+                # Sent more than once (a retry: transport error, 5xx, a busy store, a receipt not accepted),
+                # by the last error seen: a pipeline that keeps up sends each envelope once.
+                "sent_again_by_error": dict(collections.Counter(
+                    (r["last_error"] or "")[:60] for r in done if r["attempts"] > 1)),
                 "not_delivered_by_status": dict(collections.Counter(
                     f"{r['status']}: {(r['last_error'] or r['rejection'] or '')[:80]}" for r in rows
                     if r["status"] != "delivered"))}
@@ -298,6 +302,9 @@ def main() -> None:
     parser.add_argument("--wall", action="store_true", help="with --profile: sample every thread, idle or not "
                         "(where the time goes), instead of only the thread holding the GIL (where the CPU goes)")
     parser.add_argument("--no-floor", action="store_true", help="skip the skeleton of the fixed stack (bench/floor.py)")
+    parser.add_argument("--repeat", type=int, default=1, metavar="K",
+                        help="each max-load run K times, each right after a skeleton run of its own; prints the "
+                        "median ratio (this machine's speed drifts by 20 %% within minutes)")
     args = parser.parse_args()
     base = baseline()
     print(f"baseline: raw envelope seal+open {base:,.0f}/s (one process)")
@@ -314,10 +321,21 @@ def main() -> None:
     for backend in backends:
         plan = [(workers, None) for workers in args.workers] + [(w, latency_rate) for w in args.latency_workers]
         for workers, rate in plan:
-            with tempfile.TemporaryDirectory() as tmp:
-                result = run(backend, args.n, rate, Path(tmp), args.courier, args.profile, args.wall,
-                             args.synchronous, dict(kv.split("=", 1) for kv in args.env), workers)
-            report(backend, result, args, base, skeleton, half_skeleton)
+            ratios = []
+            for attempt in range(args.repeat if rate is None else 1):
+                paired = skeleton
+                if rate is None and skeleton is not None and (attempt or backend != backends[0] or workers != plan[0][0]):
+                    paired = floor.run(2000)  # the skeleton again, right before this run: the ratio of one minute
+                    print(floor.describe(paired))
+                with tempfile.TemporaryDirectory() as tmp:
+                    result = run(backend, args.n, rate, Path(tmp), args.courier, args.profile, args.wall,
+                                 args.synchronous, dict(kv.split("=", 1) for kv in args.env), workers)
+                report(backend, result, args, base, paired, half_skeleton)
+                if paired is not None:
+                    ratios.append(result["exchanges_per_s"] / paired["exchanges_per_s"])
+            if len(ratios) > 1:
+                print(" " * 25 + f"median ratio to the skeleton over {len(ratios)} runs ({backend}, workers {workers}, "
+                      f"max load): {statistics.median(ratios):.2f} (each: {', '.join(f'{r:.2f}' for r in ratios)})")
 
 
 if __name__ == "__main__":

@@ -271,3 +271,30 @@ def test_the_personal_data_of_a_batch_is_sealed_in_one_vault_transaction(nodes, 
 
     assert [r["status"] for r in results] == [200] * 4
     assert opened == [True]  # the four requests' targets and keys: one transaction
+
+
+def test_one_envelope_per_request_when_the_operator_says_so(nodes, tmp_path):
+    no, jp = nodes
+    assert no.node.settings.courier_envelopes_per_request == 16  # the default
+    counting = _Counting(no.node.courier.http)
+    no.node.courier.http = httpx.Client(transport=counting)
+    no.node.courier.per_request = 1  # CMAA_COURIER_ENVELOPES_PER_REQUEST=1
+    _open_cases(no, 3)
+
+    assert no.deliver() == 3
+
+    assert counting.seen == [("/exchange/inbox", 1)] * 3
+
+
+def test_the_setting_reaches_the_courier_and_is_bounded(tmp_path, clock):
+    from pydantic import ValidationError
+
+    from service.settings import Settings
+    from tests.factories import make_node
+
+    node = make_node(f"sqlite:///{tmp_path / 'n.db'}", tmp_path, clock, courier_envelopes_per_request=4)
+    assert node.courier.per_request == 4
+    node.close()
+    for wrong in (0, 65):
+        with pytest.raises(ValidationError, match="courier_envelopes_per_request"):
+            Settings(courier_envelopes_per_request=wrong)

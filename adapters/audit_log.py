@@ -235,13 +235,13 @@ class AuditLog:
         size, root, note = (row["tree_size"], row["root"], row["note"]) if self.postgres else row
         return size, bytes(root), note
 
+    # Held and kept once: ON CONFLICT, not a look-up first — on PostgreSQL two couriers' threads (or
+    # replicas) that both looked and found nothing both inserted, and the second's IntegrityError
+    # failed its whole delivery pass (the pass's envelopes were sent again).
     def hold(self, partner: str, size: int, root: bytes, note: str) -> None:
         with self._write_transaction() as cursor:
-            cursor.execute(self.sql("SELECT 1 FROM {p}cmaa_witnessed WHERE partner = ? AND tree_size = ?"),
-                           (partner, size))
-            if cursor.fetchone() is None:
-                cursor.execute(self.sql("INSERT INTO {p}cmaa_witnessed (partner, tree_size, root, note) "
-                                        "VALUES (?, ?, ?, ?)"), (partner, size, root, note))
+            cursor.execute(self.sql("INSERT INTO {p}cmaa_witnessed (partner, tree_size, root, note) "
+                                    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"), (partner, size, root, note))
 
     def forget(self, partner: str) -> None:
         with self._write_transaction() as cursor:
@@ -249,11 +249,8 @@ class AuditLog:
 
     def keep_cosignature(self, size: int, witness: str, note: str) -> None:
         with self._write_transaction() as cursor:
-            cursor.execute(self.sql("SELECT 1 FROM {p}cmaa_cosignatures WHERE tree_size = ? AND witness = ?"),
-                           (size, witness))
-            if cursor.fetchone() is None:
-                cursor.execute(self.sql("INSERT INTO {p}cmaa_cosignatures (tree_size, witness, note) "
-                                        "VALUES (?, ?, ?)"), (size, witness, note))
+            cursor.execute(self.sql("INSERT INTO {p}cmaa_cosignatures (tree_size, witness, note) "
+                                    "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"), (size, witness, note))
 
     def cosignatures(self) -> list[dict]:
         with self._transaction() as cursor:

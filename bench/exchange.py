@@ -10,13 +10,15 @@ fixed stack with none of the node's own work (``bench/floor.py``), the ceiling
 this stack allows on this machine with one request per envelope.
 
     python bench/exchange.py [--n 1000] [--rate R] [--backend sqlite|postgres|both] [--workers 1,2]
-                             [--latency-workers 1] [--courier process|thread|external]
+                             [--latency-workers 1] [--repeat K] [--courier process|thread|external]
                              [--synchronous full|normal] [--profile DIR [--wall]] [--no-floor]
 
 For each backend: a max-load run per worker count of ``--workers`` (CMAA_API_WORKERS on both
 nodes), then a latency run at half the skeleton's max rate (``--rate`` wins; 100/s with
 ``--no-floor``) per count of ``--latency-workers``. After each result, issue 20's targets and
-whether this run meets them (printed, never asserted).
+whether this run meets them (printed, never asserted). Each max-load run after the first comes
+right after a skeleton run of its own, its ratio to that one (the machine's speed drifts within
+minutes); ``--repeat K`` runs each K times so and prints the median ratio.
 
 It also prints the CPU milliseconds spent per exchange (Linux /proc): with one worker per
 process (sender, its courier child, receiver), with several per node (each node's process

@@ -82,3 +82,39 @@ def test_a_stored_cosignature_of_the_old_form_still_verifies_in_a_bundle(nodes):
         key_id + Ed25519PrivateKey.generate().sign(body.encode())).decode())
     bundle["cosignatures"][0]["note"] = forged
     assert "manipulation" in {p.kind for p in verify_bundle(bundle).problems}
+
+
+@pytest.mark.postgres
+def test_a_cosignature_or_checkpoint_stored_meanwhile_by_another_writer_is_not_an_error(pg_url, tmp_path, clock):
+    """Two courier threads (or replicas) that both looked and found nothing both inserted: the second
+    failed with an IntegrityError, and with it the whole delivery pass (its envelopes sent again)."""
+    import threading
+
+    import psycopg
+
+    from tests.factories import make_node
+
+    node = make_node(pg_url, tmp_path, clock)
+    dsn, schema = pg_url.split("?schema=")
+    other = psycopg.connect(dsn)  # another writer, its insert not committed yet
+    other.execute(f'INSERT INTO "{schema}".cmaa_cosignatures (tree_size, witness, note) VALUES (7, %s, %s)',
+                  ("JP", "theirs"))
+    other.execute(f'INSERT INTO "{schema}".cmaa_witnessed (partner, tree_size, root, note) VALUES (%s, 7, %s, %s)',
+                  ("JP", b"r" * 32, "theirs"))
+    failures = []
+
+    def ours():
+        try:
+            node.audit.log.keep_cosignature(7, "JP", "ours")
+            node.audit.log.hold("JP", 7, b"r" * 32, "ours")
+        except Exception as error:  # noqa: BLE001 — what the test looks for
+            failures.append(error)
+
+    thread = threading.Thread(target=ours)
+    thread.start()
+    thread.join(0.5)  # ours waits on the other's uncommitted row
+    other.commit()
+    thread.join(10)
+    other.close()
+    node.close()
+    assert not thread.is_alive() and failures == []

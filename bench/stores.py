@@ -15,8 +15,11 @@ def store_urls(backend: str, directory: Path, names: list[str], query: str = "")
         return [f"sqlite:///{directory / f'{name}.db'}{query}" for name in names], []
     import psycopg
 
+    from tests.pg_catalog import reclaim_catalog
+
     schemas = [f"bench_{uuid.uuid4().hex[:8]}" for _ in names]
     with psycopg.connect(PG, autocommit=True) as conn:
+        reclaim_catalog(conn)  # what earlier runs and test suites left (tests/pg_catalog.py)
         for schema in schemas:
             conn.execute(f'CREATE SCHEMA "{schema}"')
     return [f"{PG}?schema={schema}" for schema in schemas], schemas
@@ -27,6 +30,9 @@ def drop_schemas(schemas: list[str]) -> None:
         return
     import psycopg
 
+    from tests.pg_catalog import reclaim_catalog
+
     with psycopg.connect(PG, autocommit=True) as conn:
         for schema in schemas:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        reclaim_catalog(conn)  # the next run starts with the catalog this one found (tests/pg_catalog.py)

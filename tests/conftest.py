@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.clock import FixedClock
+from tests.pg_catalog import reclaim_catalog
 
 PG_DSN = os.environ.get("CMAA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -31,7 +32,15 @@ def pg_ready() -> bool:
         if os.environ.get("CI") or os.environ.get("CMAA_REQUIRE_POSTGRES"):
             pytest.fail(f"PostgreSQL is required but not reachable at {PG_DSN}")
         pytest.skip("PostgreSQL not reachable")
+    import psycopg
+
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:  # what earlier runs left (tests/pg_catalog.py)
+        reclaim_catalog(conn)
     return True
+
+
+RECLAIM_EVERY = 40  # dropped schemas between two VACUUMs of the catalog (tests/pg_catalog.py)
+_dropped = [0]
 
 
 @contextmanager
@@ -47,6 +56,9 @@ def fresh_schema():
     finally:
         with psycopg.connect(PG_DSN, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            _dropped[0] += 1
+            if _dropped[0] % RECLAIM_EVERY == 0:
+                reclaim_catalog(conn)
 
 
 @pytest.fixture

@@ -49,9 +49,10 @@ def outbox(url: str) -> list[dict]:
 def test_two_workers_accept_concurrent_requests_deliver_each_once_and_stop_on_sigterm(pair):
     no, jp, no_h, jp_h = pair
     jp.start(), no.start(CMAA_API_WORKERS="2")
-    workers = wait_until(lambda: len(found := workers_of(no.process.pid)) == 2 and found)
-    # Each worker runs its own courier child.
-    wait_until(lambda: all(any(b"courier" in cmdline(c) for c in children(w)) for w in workers))
+    workers = wait_until(lambda: len(found := workers_of(no.process.pid)) == 2 and found, timeout=60)
+    # Each worker runs its own courier child (started after the worker's app; 30 s were not always enough
+    # on a loaded two-core machine).
+    wait_until(lambda: all(any(b"courier" in cmdline(c) for c in children(w)) for w in workers), timeout=60)
 
     with ThreadPoolExecutor(6) as pool:
         answers = list(pool.map(lambda _: httpx.post(f"{no.base}/cases", json=jp_no_request(), headers=no_h,

@@ -193,18 +193,21 @@ def test_the_courier_sends_one_per_request_to_a_partner_without_batches(nodes):
     assert {r["status"] for r in no.node.store.exchange._select("", ())} == {"delivered"}
 
 
-def test_a_batch_answer_whose_receipts_do_not_match_their_envelopes_delivers_nothing(nodes):
-    no, jp = nodes
-
-    def swapped(request):
+def _altered(jp, change):
+    """The partner's real answer to a batch, changed by ``change(results)`` on its way back."""
+    def answer(request):
         if not request.url.path.endswith("/batch"):
             return None
-        answer = jp.api.post(BATCH, content=request.content, headers={"Content-Type": "application/json"}).json()
-        answer["results"].reverse()  # each receipt in another envelope's place
-        return httpx.Response(200, json=answer)
+        answered = jp.api.post(BATCH, content=request.content, headers={"Content-Type": "application/json"}).json()
+        change(answered["results"])
+        return httpx.Response(200, json=answered)
+    return answer
 
-    counting = _Counting(no.node.courier.http, answer=swapped)
-    no.node.courier.http = httpx.Client(transport=counting)
+
+def test_a_batch_answer_whose_receipts_do_not_match_their_envelopes_delivers_nothing(nodes):
+    no, jp = nodes
+    swapped = _altered(jp, lambda results: results.reverse())  # each receipt in another envelope's place
+    no.node.courier.http = httpx.Client(transport=_Counting(no.node.courier.http, answer=swapped))
     _open_cases(no, 2)
 
     assert no.deliver() == 0
@@ -217,15 +220,12 @@ def test_a_batch_answer_whose_receipts_do_not_match_their_envelopes_delivers_not
 def test_a_rate_limited_envelope_in_a_batch_is_retried_after_its_retry_after(nodes):
     no, jp = nodes
 
-    def limited(request):
-        if not request.url.path.endswith("/batch"):
-            return None
-        answer = jp.api.post(BATCH, content=request.content, headers={"Content-Type": "application/json"}).json()
-        answer["results"][1] = {"status": 429, "envelope_sha256": answer["results"][1]["envelope_sha256"],
-                                "problem": {"type": "urn:cmaa:problem:rate-limited", "title": "Too many requests",
-                                            "status": 429, "detail": "over", "retry_after": 120}}
-        return httpx.Response(200, json=answer)
+    def over_the_limit(results):
+        results[1] = {"status": 429, "envelope_sha256": results[1]["envelope_sha256"],
+                      "problem": {"type": "urn:cmaa:problem:rate-limited", "title": "Too many requests",
+                                  "status": 429, "detail": "over", "retry_after": 120}}
 
+    limited = _altered(jp, over_the_limit)
     no.node.courier.http = httpx.Client(transport=_Counting(no.node.courier.http, answer=limited))
     _open_cases(no, 2)
 

@@ -41,10 +41,9 @@ from adapters import jose
 from adapters.exchange_tables import outcome_update
 from adapters.store import EventStore
 from domain.errors import DomainError
-from service.exchange.courier_batches import BatchDelivery, retry_after_ms
+from service.exchange.courier_batches import BatchDelivery, logged_under, retry_after_ms
 from service.exchange.directory import one_directory_read
 from service.exchange.service import ExchangeService
-from service.ops.observability import request_id_var
 
 log = logging.getLogger("cmaa.courier")
 MAX_BACKOFF_MS = 300_000
@@ -93,12 +92,8 @@ class Courier(BatchDelivery):
                 for later in rows[rows.index(row):]:
                     self.store.exchange.mark_retry(later["envelope_id"], self.owner, "node shutting down", 0)
                 break
-            token = request_id_var.set(row.get("request_id"))
-            try:
-                with one_directory_read():  # one read of the directory per delivery
-                    finished = self._deliver(row)
-            finally:
-                request_id_var.reset(token)
+            with logged_under(row), one_directory_read():  # one read of the directory per delivery
+                finished = self._deliver(row)
             done += finished
             if not finished:  # a later step must not overtake an earlier one
                 for later in rows[rows.index(row) + 1:]:

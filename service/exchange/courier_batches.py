@@ -9,6 +9,7 @@ import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -190,14 +191,11 @@ def retry_after_ms(retry_after: Any) -> int | None:
     return int(text) * 1000 if text.isdigit() else None
 
 
-class logged_under:
+@contextmanager
+def logged_under(row: dict):
     """Logs of one envelope carry the request id it was queued under."""
-
-    def __init__(self, row: dict):
-        self.row = row
-
-    def __enter__(self):
-        self.token = request_id_var.set(self.row.get("request_id"))
-
-    def __exit__(self, *exc):
-        request_id_var.reset(self.token)
+    token = request_id_var.set(row.get("request_id"))
+    try:
+        yield
+    finally:
+        request_id_var.reset(token)

@@ -15,7 +15,7 @@ class InboxBatches:
     """Part of :class:`service.exchange.service.ExchangeService`, beside :class:`service.exchange.inbox.Inbox`."""
 
     def receive_many(self, raws: list[bytes]) -> list[str | Exception]:
-        """Several envelopes of one request (``POST /exchange/inbox/batch``, docs/envelope-format.md §3.4):
+        """Several envelopes of one request (``POST /exchange/inbox/batch``, docs/envelope-format.md §3.5):
         each verified in the same steps as :meth:`receive`, the ones that apply stored together — their case
         events and inbox rows in one transaction — and each answered as alone: its receipt, or the
         :class:`EnvelopeRejected` (or ``RateLimited``) that refused it. Two envelopes of one case, or one id

@@ -68,7 +68,7 @@ async def deliver_envelope(request: Request, node: NodeDep):
         # side by side and the loop keeps answering (health checks, consistency proofs).
         receipt = await run_in_threadpool(started, node.exchange.receive, raw)
     except EnvelopeRejected as rejection:
-        return JSONResponse(_refusal(node, rejection, raw, request.url.path), status_code=rejection.status,
+        return JSONResponse(_refusal(node, rejection, jose.sha256_hex(raw), request.url.path), status_code=rejection.status,
                             media_type=PROBLEM_JSON)
     _accepted(node, receipt)
     return ReceiptPublic(receipt=receipt)
@@ -121,7 +121,7 @@ async def deliver_envelopes(body: InboxBatch, request: Request, node: NodeDep) -
                 rate=answer.rate, retry_after=answer.retry_after)))
         else:
             results.append(BatchResult(status=answer.status, envelope_sha256=digest,
-                                       problem=_refusal(node, answer, raw, request.url.path)))
+                                       problem=_refusal(node, answer, digest, request.url.path)))
     return BatchResults(results=results)
 
 
@@ -132,13 +132,13 @@ def _accepted(node, receipt: str) -> None:
                                                          "sender": claims.get("sender")})
 
 
-def _refusal(node, rejection: EnvelopeRejected, raw: bytes, instance: str) -> dict:
+def _refusal(node, rejection: EnvelopeRejected, digest: str, instance: str) -> dict:
     """The problem for a refused envelope, with the rejection signed over the envelope's SHA-256."""
     node.metrics.inbound.labels("rejected").inc()
     node.metrics.inbound_rejections.labels(str(rejection.step), rejection.code).inc()
     log.info("envelope rejected", extra={"envelope_id": rejection.envelope_id, "step": rejection.step,
                                          "code": rejection.code})
-    signed = node.exchange.sign_rejection(rejection, jose.sha256_hex(raw))
+    signed = node.exchange.sign_rejection(rejection, digest)
     return problem_body(rejection.status, f"envelope-{rejection.code}", "Envelope rejected", str(rejection),
                         instance, step=rejection.step, code=rejection.code, envelope_id=rejection.envelope_id,
                         article=rejection.article, signed_rejection=signed)

@@ -36,5 +36,13 @@ def test_generated_requests_never_get_a_5xx_and_every_response_matches_the_spec(
              "--seed", os.environ.get("CMAA_FUZZ_SEED", "20261122"), "--workers", "2", "--no-color"],
             capture_output=True, text=True, timeout=600, cwd=tmp_path, check=False)
     summary = run.stdout[-4000:]
-    assert run.returncode == 0, summary
+    assert run.returncode == 0, _what_went_wrong(run.stdout) + summary
     assert " passed" in summary and "generated" in summary
+
+
+def _what_went_wrong(output: str) -> str:
+    """Schemathesis's FAILURES and ERRORS sections (a runtime error's traceback among them), which the
+    summary at the end only counts: what a failed run in CI must show to be understood afterwards."""
+    sections = [output[i:i + 6000] for heading in ("FAILURES", "ERRORS")
+                if (i := output.find(f" {heading} ")) >= 0]
+    return "\n".join(sections) + "\n...\n" if sections else ""

@@ -7,14 +7,16 @@ verified and stored by NO. Latency is measured per envelope from the outbox
 run. Baselines, same run: raw envelope seal+open (sign, encrypt, decrypt,
 verify) per second in one process; and the skeleton of a full exchange on the
 fixed stack with none of the node's own work (``bench/floor.py``), the ceiling
-this stack allows on this machine with one request per envelope.
+this stack allows on this machine with one request per envelope, measured on the
+same back end as the node runs (the eventsourcing library's own SQLite or
+PostgreSQL recorder): each back end's ratios are to its own skeleton.
 
     python bench/exchange.py [--n 1000] [--rate R] [--backend sqlite|postgres|both] [--workers 1,2]
                              [--latency-workers 1] [--repeat K] [--courier process|thread|external]
                              [--synchronous full|normal] [--profile DIR [--wall]] [--no-floor]
 
-For each backend: a max-load run per worker count of ``--workers`` (CMAA_API_WORKERS on both
-nodes), then a latency run at half the skeleton's max rate (``--rate`` wins; 100/s with
+For each backend: its skeleton, a max-load run per worker count of ``--workers`` (CMAA_API_WORKERS on both
+nodes), then a latency run at half that skeleton's max rate (``--rate`` wins; 100/s with
 ``--no-floor``) per count of ``--latency-workers``. After each result, issue 20's targets and
 whether this run meets them (printed, never asserted). Each max-load run after the first comes
 right after a skeleton run of its own, its ratio to that one (the machine's speed drifts within
@@ -180,9 +182,10 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "pro
         spies = [subprocess.Popen(["py-spy", "record", "--pid", str(group[0]), "--format", "raw", "--rate", "200",
                                    *(["--idle", "--native"] if wall else ["--gil"]),
                                    *(["--subprocesses"] if workers > 1 else []), "--output",
-                                   str(Path(profile) / f"{backend}-w{workers}-{name.replace(' ', '-')}.txt")],
+                                   str(Path(profile) / f"{backend}-w{workers}-{'max' if rate is None else f'{rate:.0f}'}-"
+                                       f"{name.replace(' ', '-')}.txt")],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                 for name, group in pids.items() if group] if profile and rate is None else []
+                 for name, group in pids.items() if group] if profile else []
         # A rated run first offers its rate for 2 s that are not counted (connections, pools and
         # the pacing settle); their latencies are reported apart.
         settle = int(2 * rate) if rate else 0
@@ -251,12 +254,12 @@ def targets(backend: str, result: dict, skeleton: dict | None, half_skeleton: bo
     """Issue 20's target for this run and whether it is met (text only: a bench never fails a build)."""
     ratio_target, p99_target = TARGETS[backend]
     if result["rate"] is None:
-        goal = f"target: at max load >= {ratio_target:.1f} of the skeleton's rate ({backend})"
+        goal = f"target: at max load >= {ratio_target:.1f} of the {backend} skeleton's rate"
         if skeleton is None:
             return f"{goal}: not measured (--no-floor)"
         ratio = result["exchanges_per_s"] / skeleton["exchanges_per_s"]
         return f"{goal}: {ratio:.2f} {'met' if ratio >= ratio_target else 'NOT met'}"
-    goal = f"target: p99 < {p99_target:.0f} ms at half the skeleton's max rate ({backend})"
+    goal = f"target: p99 < {p99_target:.0f} ms at half the {backend} skeleton's max rate"
     verdict = f"p99 {result['p99_ms']:.1f} ms {'met' if result['p99_ms'] < p99_target else 'NOT met'}"
     if half_skeleton:
         return f"{goal}: {verdict} at {result['rate']:.0f}/s"
@@ -296,7 +299,8 @@ def main() -> None:
                         help="CMAA_COURIER of the sending node: a child of cmaa serve (default), a thread in it, "
                         "or `cmaa courier run` started beside it")
     parser.add_argument("--profile", metavar="DIR",
-                        help="sample each node process with py-spy during the max-load run (collapsed stacks in DIR)")
+                        help="sample each node process with py-spy during each run (collapsed stacks in DIR, "
+                        "a file per process and load)")
     parser.add_argument("--synchronous", choices=["full", "normal"], default="full",
                         help="SQLite: the store URL's ?synchronous= (full, the default, flushes every commit to disk)")
     parser.add_argument("--env", action="append", default=[], metavar="CMAA_X=VALUE",
@@ -310,24 +314,26 @@ def main() -> None:
     args = parser.parse_args()
     base = baseline()
     print(f"baseline: raw envelope seal+open {base:,.0f}/s (one process)")
-    skeleton = None
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     if not args.no_floor:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import floor
-
-        skeleton = floor.run(2000)
-        print(floor.describe(skeleton))
-    half_skeleton = args.rate is None and skeleton is not None
-    latency_rate = args.rate or (skeleton["exchanges_per_s"] / 2 if skeleton else 100.0)
-    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     for backend in backends:
+        # Each back end's ratios are to the skeleton on the same back end: the eventsourcing library's own
+        # recorder for it (bench/floor.py --backend), as issue 20 allows for PostgreSQL.
+        skeleton = None
+        if not args.no_floor:
+            skeleton = floor.run(2000, backend=backend)
+            print(floor.describe(skeleton))
+        half_skeleton = args.rate is None and skeleton is not None
+        latency_rate = args.rate or (skeleton["exchanges_per_s"] / 2 if skeleton else 100.0)
         plan = [(workers, None) for workers in args.workers] + [(w, latency_rate) for w in args.latency_workers]
         for workers, rate in plan:
             ratios = []
             for attempt in range(args.repeat if rate is None else 1):
                 paired = skeleton
-                if rate is None and skeleton is not None and (attempt or backend != backends[0] or workers != plan[0][0]):
-                    paired = floor.run(2000)  # the skeleton again, right before this run: the ratio of one minute
+                if rate is None and skeleton is not None and (attempt or workers != plan[0][0]):
+                    paired = floor.run(2000, backend=backend)  # again, right before this run: the ratio of one minute
                     print(floor.describe(paired))
                 with tempfile.TemporaryDirectory() as tmp:
                     result = run(backend, args.n, rate, Path(tmp), args.courier, args.profile, args.wall,
@@ -338,7 +344,6 @@ def main() -> None:
             if len(ratios) > 1:
                 print(" " * 25 + f"median ratio to the skeleton over {len(ratios)} runs ({backend}, workers {workers}, "
                       f"max load): {statistics.median(ratios):.2f} (each: {', '.join(f'{r:.2f}' for r in ratios)})")
-
 
 if __name__ == "__main__":
     main()

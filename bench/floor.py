@@ -9,7 +9,8 @@ same two cores — doing only the irreducible steps of one full exchange:
 
 1. driver: ``POST /requests`` (JSON) to the sending server;
 2. sender (FastAPI, sync endpoint): validates the body with pydantic and stores one
-   event with eventsourcing (SQLite, WAL, synchronous=full, as the node's default);
+   event with eventsourcing (SQLite, WAL, synchronous=full, as the node's default; or
+   PostgreSQL with ``--backend postgres``);
 3. courier (own process): reads new events from the sender's notification log,
    signs and encrypts each (``adapters/jose.py``: JWS Ed25519 in JWE ECDH-ES+A256KW /
    A256GCM), posts it to the receiver over HTTP with 8 worker threads;
@@ -21,7 +22,11 @@ audit log, metrics or logging: the node does all of that on top. The skeleton's
 full exchanges per second is therefore an upper bound for the node's on this
 machine with this stack.
 
-    python bench/floor.py [--n 2000] [--batch 16]
+    python bench/floor.py [--n 2000] [--batch 16] [--backend sqlite|postgres]
+
+``--backend postgres`` stores both servers' events in schemas of the test PostgreSQL
+(``bench/stores.py``) with the library's own PostgreSQL recorder, and reports the
+PostgreSQL server's CPU per exchange beside the processes'.
 
 ``--batch B`` lets the skeleton's courier post up to B envelopes in one request and
 store them in one transaction: what one HTTP request and one commit per envelope
@@ -49,14 +54,34 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def store(path: str):
+def store(location: str):
+    """A SQLite file, or ``postgres:<schema>``: a schema of the test PostgreSQL (``bench/stores.py``)."""
     from eventsourcing.application import Application
 
     class Store(Application):
         name = "floor"
 
-    return Store(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
-                      "SQLITE_LOCK_TIMEOUT": "10", "CREATE_TABLE": "y"})
+    if not location.startswith("postgres:"):
+        return Store(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": location,
+                          "SQLITE_LOCK_TIMEOUT": "10", "CREATE_TABLE": "y"})
+    from urllib.parse import urlsplit
+
+    from bench.stores import PG
+
+    url = urlsplit(PG)
+    return Store(env={"PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": url.path.lstrip("/"),
+                      "POSTGRES_HOST": url.hostname or "127.0.0.1", "POSTGRES_PORT": str(url.port or 5432),
+                      "POSTGRES_USER": url.username or "postgres", "POSTGRES_PASSWORD": url.password or "",
+                      "POSTGRES_SCHEMA": location.split(":", 1)[1], "POSTGRES_LOCK_TIMEOUT": "10",
+                      "CREATE_TABLE": "y"})
+
+
+def location(tmp: Path, name: str) -> str:
+    """Where ``name``'s events are: ``tmp/stores.json`` maps names to PostgreSQL schemas on that back end."""
+    mapped = tmp / "stores.json"
+    if mapped.exists():
+        return "postgres:" + json.loads(mapped.read_text())[name]
+    return str(tmp / f"{name}.db")
 
 
 class Item(Aggregate):
@@ -91,7 +116,7 @@ class Body(BaseModel):
 def sender_app(tmp: Path):
     from fastapi import FastAPI
 
-    app, events = FastAPI(), store(str(tmp / "sender.db"))
+    app, events = FastAPI(), store(location(tmp, "sender"))
 
     @app.post("/requests", status_code=201)
     def request(body: Body) -> dict:
@@ -107,7 +132,7 @@ def receiver_app(tmp: Path):
 
     from adapters import jose
 
-    app, events, k = FastAPI(), store(str(tmp / "receiver.db")), keys(tmp)
+    app, events, k = FastAPI(), store(location(tmp, "receiver")), keys(tmp)
 
     def accept(raw: dict) -> tuple[Item, dict]:
         inner = jose.decrypt(raw, "receiver-enc", k["receiver-enc"])
@@ -137,7 +162,7 @@ def courier(tmp: Path, receiver: str, n: int, warm: int, batch_size: int = 1) ->
 
     from adapters import jose
 
-    events, k = store(str(tmp / "sender.db")), keys(tmp)
+    events, k = store(location(tmp, "sender")), keys(tmp)
     public = {"receiver-enc": k["receiver-enc"].as_dict(private=False)}
     http = httpx.Client(base_url=receiver, timeout=30)
     position, delivered, cpu_at_warm = 0, 0, None
@@ -186,62 +211,81 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run(n: int, batch: int = 1) -> dict:
-    import httpx
-
+def run(n: int, batch: int = 1, backend: str = "sqlite") -> dict:
+    """``backend`` ``postgres``: both servers' events in schemas of the test PostgreSQL, with the
+    eventsourcing library's own PostgreSQL recorder; the server's CPU is reported beside the processes'."""
+    from bench.stores import drop_schemas, store_urls
     from tests.factories import jp_no_request
-    from tests.servers import free_port
 
     body = jp_no_request()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         keys(tmp)
-        ports = {"sender": free_port(), "receiver": free_port()}
-        me = [sys.executable, str(Path(__file__).resolve())]
-        servers = {name: subprocess.Popen([*me, "--role", name, "--tmp", str(tmp), "--port", str(port)])
-                   for name, port in ports.items()}
+        schemas = []
+        if backend == "postgres":
+            _, schemas = store_urls("postgres", tmp, ["sender", "receiver"])
+            (tmp / "stores.json").write_text(json.dumps(dict(zip(["sender", "receiver"], schemas))))
         try:
-            for port in ports.values():
-                for _ in range(100):
-                    try:
-                        httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
-                        break
-                    except httpx.TransportError:
-                        time.sleep(0.1)
-            warm = 50
-            with httpx.Client(base_url=f"http://127.0.0.1:{ports['sender']}") as post:
-                for _ in range(warm):
-                    post.post("/requests", json=body).raise_for_status()
-            courier_process = subprocess.Popen([*me, "--role", "courier", "--tmp", str(tmp), "--port",
-                                                str(ports["receiver"]), "--n", str(n + warm), "--warm", str(warm),
-                                                "--batch", str(batch)], stdout=subprocess.PIPE, text=True)
-            time.sleep(2)  # the courier delivers the warm-up requests first
-            pids = {"sender": servers["sender"].pid, "receiver": servers["receiver"].pid}
-            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            driver_before = time.process_time()
-            counter, lock, start = iter(range(n)), threading.Lock(), time.time()
-
-            def worker():
-                with httpx.Client(base_url=f"http://127.0.0.1:{ports['sender']}", timeout=30) as client:
-                    while True:
-                        with lock:
-                            if next(counter, None) is None:
-                                return
-                        client.post("/requests", json=body).raise_for_status()
-
-            threads = [threading.Thread(target=worker) for _ in range(4)]
-            [t.start() for t in threads]
-            [t.join() for t in threads]
-            driver_cpu = time.process_time() - driver_before
-            finished, courier_cpu = map(float, courier_process.communicate(timeout=300)[0].split())
-            cpu = {name: round((cpu_seconds(pid) - before[name]) * 1000 / n, 2) for name, pid in pids.items()}
-            cpu["courier"] = round(courier_cpu * 1000, 2)
-            cpu["driver"] = round(driver_cpu * 1000 / n, 2)
-            return {"n": n, "exchanges_per_s": n / (finished - start), "cpu_ms_per_exchange": cpu}
+            return _run(tmp, n, batch, body, backend)
         finally:
-            for process in servers.values():
-                process.terminate()
-                process.wait(timeout=10)
+            drop_schemas(schemas)
+
+
+def _run(tmp: Path, n: int, batch: int, body: dict, backend: str) -> dict:
+    import httpx
+
+    from bench.exchange import postgres_cpu_seconds
+    from tests.servers import free_port
+
+    ports = {"sender": free_port(), "receiver": free_port()}
+    me = [sys.executable, str(Path(__file__).resolve())]
+    servers = {name: subprocess.Popen([*me, "--role", name, "--tmp", str(tmp), "--port", str(port)])
+               for name, port in ports.items()}
+    try:
+        for port in ports.values():
+            for _ in range(100):
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+        warm = 50
+        with httpx.Client(base_url=f"http://127.0.0.1:{ports['sender']}") as post:
+            for _ in range(warm):
+                post.post("/requests", json=body).raise_for_status()
+        courier_process = subprocess.Popen([*me, "--role", "courier", "--tmp", str(tmp), "--port",
+                                            str(ports["receiver"]), "--n", str(n + warm), "--warm", str(warm),
+                                            "--batch", str(batch)], stdout=subprocess.PIPE, text=True)
+        time.sleep(2)  # the courier delivers the warm-up requests first
+        pids = {"sender": servers["sender"].pid, "receiver": servers["receiver"].pid}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        server_before = postgres_cpu_seconds() if backend == "postgres" else None
+        driver_before = time.process_time()
+        counter, lock, start = iter(range(n)), threading.Lock(), time.time()
+
+        def worker():
+            with httpx.Client(base_url=f"http://127.0.0.1:{ports['sender']}", timeout=30) as client:
+                while True:
+                    with lock:
+                        if next(counter, None) is None:
+                            return
+                    client.post("/requests", json=body).raise_for_status()
+
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        driver_cpu = time.process_time() - driver_before
+        finished, courier_cpu = map(float, courier_process.communicate(timeout=300)[0].split())
+        cpu = {name: round((cpu_seconds(pid) - before[name]) * 1000 / n, 2) for name, pid in pids.items()}
+        cpu["courier"] = round(courier_cpu * 1000, 2)
+        cpu["driver"] = round(driver_cpu * 1000 / n, 2)
+        if server_before is not None:
+            cpu["postgresql server"] = round((postgres_cpu_seconds() - server_before) * 1000 / n, 2)
+        return {"n": n, "backend": backend, "exchanges_per_s": n / (finished - start), "cpu_ms_per_exchange": cpu}
+    finally:
+        for process in servers.values():
+            process.terminate()
+            process.wait(timeout=10)
 
 
 def main() -> None:
@@ -252,19 +296,21 @@ def main() -> None:
     parser.add_argument("--port", type=int)
     parser.add_argument("--warm", type=int, default=0)
     parser.add_argument("--batch", type=int, default=1, help="envelopes per courier request (1: one each, as the node)")
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite",
+                        help="where both servers store their events (postgres: the test server, bench/stores.py)")
     args = parser.parse_args()
     if args.role in ("sender", "receiver"):
         return serve(args.role, Path(args.tmp), args.port)
     if args.role == "courier":
         return courier(Path(args.tmp), f"http://127.0.0.1:{args.port}", args.n, args.warm, args.batch)
-    result = run(args.n, args.batch)
+    result = run(args.n, args.batch, args.backend)
     print(json.dumps(result))
     print(describe(result, args.batch))
 
 
 def describe(result: dict, batch: int = 1) -> str:
     per = "one envelope per request" if batch == 1 else f"up to {batch} envelopes per request"
-    return (f"skeleton of the fixed stack ({per}): {result['exchanges_per_s']:.1f} full exchanges/s at max load; "
+    return (f"skeleton of the fixed stack on {result.get('backend', 'sqlite')} ({per}): {result['exchanges_per_s']:.1f} full exchanges/s at max load; "
             "CPU ms per exchange: " + ", ".join(f"{k} {v}" for k, v in result["cpu_ms_per_exchange"].items()))
 
 

@@ -15,8 +15,10 @@ Keys are resolved only by ``kid`` from the directory; a key carried in a header
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
+import threading
 from typing import Any, Callable
 
 from joserfc import jwe, jws
@@ -43,6 +45,38 @@ class JoseFailure(Exception):
         self.code = code
         self.reason = reason
         super().__init__(f"{code}: {reason}")
+
+
+def public_key(jwk: dict[str, Any]) -> OKPKey:
+    """A public JWK from the directory (an official's, a partner node's) as a key, parsed once per
+    distinct key: parsing and loading it costs more than the signature check it serves. A JWK with a
+    private part is refused (private keys live in :mod:`adapters.keystore`)."""
+    if not isinstance(jwk, dict) or "d" in jwk:
+        raise JoseFailure("not-a-public-key", "a published key must be a public JWK (no private part)")
+    return _public_key(json.dumps(jwk, sort_keys=True, separators=(",", ":")))
+
+
+@functools.lru_cache(maxsize=1024)
+def _public_key(canonical_jwk: str) -> OKPKey:
+    return OKPKey.import_key(json.loads(canonical_jwk))
+
+
+_JWCRYPTO_KEYS: dict[int, tuple[OKPKey, JWCryptoJWK]] = {}
+_JWCRYPTO_LOCK = threading.Lock()
+
+
+def _as_jwcrypto(key: OKPKey) -> JWCryptoJWK:
+    """The node's own decryption key in jwcrypto's form, converted once per key object (the keystore
+    keeps one object per key; the entry holds the object, so its id is not reused meanwhile)."""
+    entry = _JWCRYPTO_KEYS.get(id(key))
+    if entry is not None and entry[0] is key:
+        return entry[1]
+    converted = JWCryptoJWK(**key.as_dict(private=True))
+    with _JWCRYPTO_LOCK:
+        if len(_JWCRYPTO_KEYS) >= 64:
+            _JWCRYPTO_KEYS.clear()
+        _JWCRYPTO_KEYS[id(key)] = (key, converted)
+    return converted
 
 
 def sha256_hex(data: bytes) -> str:
@@ -105,7 +139,7 @@ def encrypt(jws_token: str, recipients: dict[str, dict]) -> dict[str, Any]:
     """Encrypt to each recipient's X25519 public JWK (by kid); JWE general JSON."""
     obj = GeneralJSONEncryption({"enc": CONTENT_ENC, "typ": ENVELOPE_JWE_TYP, "cty": "JWS"}, jws_token.encode())
     for kid, jwk in sorted(recipients.items()):
-        obj.add_recipient({"alg": KEY_ALG, "kid": kid}, OKPKey.import_key(jwk))
+        obj.add_recipient({"alg": KEY_ALG, "kid": kid}, public_key(jwk))
     return jwe.encrypt_json(obj, None, registry=_JWE_REGISTRY)
 
 
@@ -158,7 +192,7 @@ def decrypt(data: dict[str, Any], kid: str, key: OKPKey) -> str:
     try:
         envelope = JWCryptoJWE()
         envelope.allowed_algs = [KEY_ALG, CONTENT_ENC]
-        envelope.deserialize(json.dumps(flattened), key=JWCryptoJWK(**key.as_dict(private=True)))
+        envelope.deserialize(json.dumps(flattened), key=_as_jwcrypto(key))
         plaintext = envelope.payload
     except (JWException, ValueError, TypeError, KeyError):
         raise JoseFailure("decryption-failed", "the envelope does not decrypt: tampered or not for this key") from None

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
-from joserfc.jwk import OKPKey
 from pydantic import ValidationError
 
 from adapters import jose
@@ -120,7 +119,7 @@ def _claimed_sender(inner: str) -> str | None:
 def step_6_signature(inbox, m: Inbound) -> None:
     """6. The signature verifies (stops forgery)."""
     try:
-        _, m.claims = jose.verify(m.inner, lambda kid: OKPKey.import_key(m.sender_key["jwk"]), jose.ENVELOPE_JWS_TYP)
+        _, m.claims = jose.verify(m.inner, lambda kid: jose.public_key(m.sender_key["jwk"]), jose.ENVELOPE_JWS_TYP)
     except jose.JoseFailure as failure:
         raise EnvelopeRejected(6, failure.code, failure.reason) from None
 

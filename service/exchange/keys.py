@@ -85,9 +85,7 @@ class KeysAndDirectories:
             if not isinstance(node_key, dict) or fingerprint(node_key) != pinned_fingerprint.strip():
                 raise NotPermitted("the directory's node key does not match the pinned fingerprint; "
                                    "check the fingerprint exchanged out of band", field="fingerprint")
-            from joserfc.jwk import OKPKey
-
-            _, document = jose.verify(token.strip(), lambda kid: OKPKey.import_key(node_key), DIRECTORY_TYP)
+            _, document = jose.verify(token.strip(), lambda kid: jose.public_key(node_key), DIRECTORY_TYP)
         except jose.JoseFailure as failure:
             raise InvalidInput(f"the directory does not verify: {failure.reason}", field="directory") from None
         if document.get("type") != "cmaa-directory" or not isinstance(document.get("officials"), dict):

@@ -113,12 +113,10 @@ class Outbox:
             return None
 
     def _partner_node_key(self, partner: str):
-        from joserfc.jwk import OKPKey
-
         record = self.directory.directory().partner(partner)
         if "directory" not in record:
             raise NotFound(f"no imported directory for {partner}")
-        return OKPKey.import_key(record["directory"]["node_key"])
+        return jose.public_key(record["directory"]["node_key"])
 
 
 def body_for(kind: str, case: AssistanceCase, **fields: Any) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from joserfc.jwk import OKPKey
 
+from adapters import jose
 from adapters.audit_log import AuditLog, verify_checkpoint
 from adapters.cosignature import cosign, verify_cosignature
 from adapters.merkle import ProofError, verify_consistency
@@ -79,7 +79,7 @@ class Witness:
         if seen is not None and seen[0] == note:
             return seen[1]
         record = self.directory.directory().partner(partner)
-        key = OKPKey.import_key(record["directory"]["node_key"]).public_key
+        key = jose.public_key(record["directory"]["node_key"]).public_key
         try:
             size, root = verify_checkpoint(note, origin_of(partner), key)
         except ValueError as error:
@@ -159,7 +159,7 @@ class Witness:
         if not note or self._kept.get(partner) == note:
             return
         try:
-            key = OKPKey.import_key(self.directory.directory().partner(partner)["directory"]["node_key"]).public_key
+            key = jose.public_key(self.directory.directory().partner(partner)["directory"]["node_key"]).public_key
             size, _ = verify_checkpoint(note, self.own_origin, self.keystore.node_signing_key().public_key)
             verify_cosignature(note, origin_of(partner), key, self.own_origin)
         except (ValueError, KeyError):

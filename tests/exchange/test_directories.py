@@ -79,3 +79,17 @@ def test_key_changes_are_events_in_the_directory(nodes):
 
     topics = [type(e).__name__ for e in no.node.store.events.get(directory_id("NO"))]
     assert "KeyPublished" in topics
+
+
+def test_a_directory_publishing_a_private_node_key_is_refused_with_the_reason(nodes, clock):
+    import base64
+    import json
+
+    no, jp = nodes
+    clock.advance(seconds=1)
+    header, body, signature = no.node.exchange.export_directory().split(".")
+    document = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    document["node_key"]["d"] = base64.urlsafe_b64encode(b"\x01" * 32).rstrip(b"=").decode()
+    leaked = base64.urlsafe_b64encode(json.dumps(document).encode()).rstrip(b"=").decode()
+    with pytest.raises(InvalidInput, match="public JWK"):  # the fingerprint (kty, crv, x) still matches
+        jp.node.exchange.import_directory(f"{header}.{leaked}.{signature}", no.node.exchange.node_fingerprint(), "t")

@@ -82,6 +82,22 @@ def delivered_rows(url: str) -> list[dict]:
         store.close()
 
 
+def received_at(url: str) -> dict[str, int]:
+    """When the partner stored each envelope (its inbox row, ms): a full exchange's latency splits there."""
+    from adapters.store import EventStore
+
+    store = EventStore(url)
+    try:
+        rows = store.exchange._run("SELECT envelope_id, received_at FROM {p}cmaa_inbox", fetch=True)
+        return {row["envelope_id"]: int(row["received_at"]) for row in rows}
+    finally:
+        store.close()
+
+
+def p50_p99(values: list[float]) -> list[float]:
+    return [statistics.median(values), statistics.quantiles(values, n=100)[98]] if len(values) > 1 else []
+
+
 def tree_cpu_seconds(pids: list[int]) -> dict[int, float]:
     """:func:`cpu_seconds` of each of ``pids`` still running."""
     found = {}
@@ -211,6 +227,9 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "pro
         measured = ordered[20 + settle:]
         settling = [r["delivered_at"] - r["created_at"] for r in ordered[20:20 + settle]]
         latencies = [r["delivered_at"] - r["created_at"] for r in measured]
+        stored = received_at(url_jp)
+        split = [(stored[r["envelope_id"]] - r["created_at"], r["delivered_at"] - stored[r["envelope_id"]])
+                 for r in measured if r["envelope_id"] in stored]
         span = (max(r["delivered_at"] for r in measured) - min(r["created_at"] for r in measured)) / 1000
         # Per second of the run: requests accepted and exchanges completed (a courier that
         # falls behind the API while requests arrive shows here, and drains after).
@@ -222,6 +241,10 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "pro
                 "completed_per_second": [completed[i] for i in range(max(completed) + 1)],
                 "exchanges_per_s": len(measured) / span, "p50_ms": statistics.median(latencies),
                 "p99_ms": statistics.quantiles(latencies, n=100)[98], "cpu_ms_per_exchange": cpu_ms,
+                # Where the latency is: accepted -> stored in the partner's inbox (waiting for the courier,
+                # sealing, the request, the partner's checks), then -> its receipt stored here.
+                "stages_p50_p99_ms": {"to the partner's inbox": p50_p99([a for a, _ in split]),
+                                      "from there to the receipt stored": p50_p99([b for _, b in split])},
                 "settling_p99_ms": statistics.quantiles(settling, n=100)[98] if len(settling) > 1 else None,
                 "p99_with_settling_ms": statistics.quantiles(settling + latencies, n=100)[98],
                 "not_delivered": len(rows) - len(done),
@@ -281,6 +304,8 @@ def report(backend: str, result: dict, args, base: float, skeleton: dict | None,
         print(pad + f" first 2 s at this rate, not counted: p99 {result['settling_p99_ms']:.1f} ms; "
               f"the whole run with them: p99 {result['p99_with_settling_ms']:.1f} ms")
     print(pad + " CPU ms per exchange: " + ", ".join(f"{k} {v}" for k, v in result["cpu_ms_per_exchange"].items()))
+    print(pad + " latency by stage, p50 / p99 ms: " + "; ".join(
+        f"{stage} {' / '.join(f'{v:.0f}' for v in figures)}" for stage, figures in result["stages_p50_p99_ms"].items()))
     print(pad + f" per second: accepted {result['accepted_per_second']}, completed {result['completed_per_second']}")
     print(pad + " " + targets(backend, result, skeleton, half_skeleton))
 

@@ -68,6 +68,8 @@ class DirectoryService:
     administration: str
     _snapshot: Directory | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Credentials this process has read, as last read (published copies, never changed in place).
+    _credentials: dict = field(default_factory=dict, repr=False)
 
     # -- the directory aggregate ------------------------------------------------
     def ensure(self, name: str) -> Directory:
@@ -90,7 +92,7 @@ class DirectoryService:
             memo[id(self)] = current
         return current
 
-    def _current(self) -> Directory:
+    def _current(self, newer: list | None = None) -> Directory:
         """Every read asks the store for events newer than the snapshot (another
         process may have written), applies them to a copy and publishes that copy;
         a published snapshot is never mutated, so threads can share it. The store
@@ -106,7 +108,8 @@ class DirectoryService:
                     self._snapshot = self.store.load(aggregate_id,
                                                      NotFound("the node is not initialised; run `cmaa init`"))
                 return self._snapshot
-        newer = list(self.store.events.get(aggregate_id, gt=snapshot.version))
+        if newer is None:  # (given: read with something else, in the same statement)
+            newer = list(self.store.events.get(aggregate_id, gt=snapshot.version))
         if not newer:
             return snapshot
         with self._lock:
@@ -204,12 +207,7 @@ class DirectoryService:
     def authenticate(self, token: str) -> Principal:
         parsed = tokens.parse(token)
         token_id, secret = parsed if parsed else ("", "")
-        credential = None
-        if parsed:
-            try:
-                credential = self.store.load(credential_id(token_id))
-            except NotFound:
-                pass
+        credential = self._credential(token_id) if parsed else None
         expected = credential.secret_digest if credential else _DUMMY_DIGEST
         valid = hmac.compare_digest(tokens.digest(secret), expected)
         if not (credential and valid and credential.valid_at(self.clock.now())):
@@ -219,3 +217,36 @@ class DirectoryService:
         except NotPermitted:
             raise Unauthenticated() from None
         return Principal(credential.official_id, self.administration, tuple(record["roles"]))
+
+    def _credential(self, token_id: str) -> Credential | None:
+        """The credential as stored now. One this process has read before is kept; each later
+        authentication asks the store, in one statement, for what is new since for it and for the
+        directory (a revocation, or an official suspended, by another process counts at once)."""
+        cid = credential_id(token_id)
+        known = self._credentials.get(cid)
+        if known is None:
+            try:
+                credential = self.store.load(cid)
+            except NotFound:
+                return None
+        else:
+            memo, snapshot = _memo.get(), self._snapshot
+            with_directory = memo is not None and memo.get(id(self)) is None and snapshot is not None
+            since = {cid: known.version}
+            if with_directory:  # the block's first read of the directory, in the same statement
+                since[snapshot.id] = snapshot.version
+            newer = self.store.newer_events(since)
+            credential = known
+            if newer[cid]:
+                credential = deepcopy(known)
+                for event in newer[cid]:
+                    if event.originator_version > credential.version:
+                        credential = event.mutate(credential)
+            if with_directory:
+                memo[id(self)] = self._current(newer[snapshot.id])
+        with self._lock:
+            if len(self._credentials) >= 10_000:
+                self._credentials.clear()
+            if cid not in self._credentials or self._credentials[cid].version <= credential.version:
+                self._credentials[cid] = credential
+        return credential

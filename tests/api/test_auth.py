@@ -139,3 +139,44 @@ def test_every_endpoint_that_takes_a_role_confirms_its_caller_before_it_runs(api
         checked += 1
         assert route.dependant.call.__code__ is wrapper_code, f"{template} takes a role but is not confirmed first"
     assert checked >= 40
+
+
+# -- a credential this process has read before is asked about again at every call -------------------
+def _another_process(node, clock):
+    """The node's directory as another process on the same store sees and changes it (a replica, a
+    `cmaa` command): its own store connection and its own caches."""
+    from adapters.store import EventStore
+    from service.exchange.directory import DirectoryService
+
+    return DirectoryService(EventStore(node.store.url), node.agreements, clock, node.settings.administration)
+
+
+def test_a_credential_revoked_by_another_process_is_refused_at_the_next_call(api, who, node, clock):
+    assert api.get("/cases", headers=who.official).status_code == 200  # read (and kept) by this process
+    assert api.get("/cases", headers=who.official).status_code == 200
+    other = _another_process(node, clock)
+    other.revoke_credential(by="op", token_id=who.official["Authorization"].split(".")[1], reason="laptop lost")
+    assert api.get("/cases", headers=who.official).status_code == 401
+    other.store.close()
+
+
+def test_an_official_revoked_by_another_process_is_refused_at_the_next_call(api, who, node, clock):
+    assert api.get("/cases", headers=who.official).status_code == 200
+    assert api.get("/cases", headers=who.official).status_code == 200
+    other = _another_process(node, clock)
+    other.revoke_official(by="op", official_id="no-hansen", reason="left the service")
+    assert api.post("/cases", json=jp_no_request(), headers=who.official).status_code == 401
+    assert api.get("/cases", headers=who.official).status_code == 401
+    other.store.close()
+
+
+def test_a_known_credential_with_a_wrong_secret_or_past_its_expiry_is_refused(api, who, node, clock):
+    from datetime import timedelta
+
+    token = node.directory.issue_credential(by="op", official_id="no-hansen", valid_for=timedelta(hours=1))
+    assert api.get("/cases", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert api.get("/cases", headers={"Authorization": f"Bearer {tampered}"}).status_code == 401
+    assert api.get("/cases", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    clock.advance(seconds=3601)
+    assert api.get("/cases", headers={"Authorization": f"Bearer {token}"}).status_code == 401

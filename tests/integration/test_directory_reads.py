@@ -27,6 +27,14 @@ def _count_directory_reads(node, monkeypatch) -> list[int]:
         return original(originator_id, *args, **kwargs)
 
     monkeypatch.setattr(events, "get", get)
+    newer = node.store.newer_events  # an authentication asks for the credential and the directory at once
+
+    def newer_events(since):
+        if directory_id(node.settings.administration) in since:
+            reads.append(1)
+        return newer(since)
+
+    monkeypatch.setattr(node.store, "newer_events", newer_events)
     return reads
 
 
@@ -72,3 +80,17 @@ def test_a_revocation_holds_from_the_next_request(node):
         assert api.post("/cases", json=jp_no_request(), headers=who.official).status_code == 201
         node.directory.revoke_official(by="test", official_id="no-hansen", reason="left the service")
         assert api.post("/cases", json=jp_no_request(), headers=who.official).status_code in (401, 403)
+
+
+def test_a_known_credential_and_the_directory_are_asked_about_in_one_statement(node, monkeypatch):
+    who = configure(node)
+    with client_for(node) as api:
+        api.get("/cases", headers=who.official)  # warm: this process has read the credential
+        loads, asked = [], []
+        load, newer = node.store.load, node.store.newer_events
+        monkeypatch.setattr(node.store, "load", lambda *a, **k: loads.append(a[0]) or load(*a, **k))
+        monkeypatch.setattr(node.store, "newer_events", lambda since: asked.append(set(since)) or newer(since))
+        assert api.get("/cases", headers=who.official).status_code == 200
+    credential = next(iter(node.directory._credentials))
+    assert asked == [{credential, directory_id(node.settings.administration)}]
+    assert credential not in loads  # not loaded again: only what is new since is read

@@ -33,7 +33,10 @@ def test_generated_requests_never_get_a_5xx_and_every_response_matches_the_spec(
             [str(st), "run", str(OPENAPI), "--url", base, "-H", f"Authorization: Bearer {token}",
              "--checks", CHECKS, "--phases", "examples,coverage,fuzzing",
              "--max-examples", os.environ.get("CMAA_FUZZ_EXAMPLES", "10"),
-             "--seed", os.environ.get("CMAA_FUZZ_SEED", "20261122"), "--workers", "2", "--no-color"],
+             # One worker: with two threads, Hypothesis's description of its strategies parses Python source
+             # in both at once, and CPython 3.11's ast module then fails now and then with "AST constructor
+             # recursion depth mismatch" (a Runtime Error of the tool, not of the node; 2 of 6 loaded runs).
+             "--seed", os.environ.get("CMAA_FUZZ_SEED", "20261122"), "--workers", "1", "--no-color"],
             capture_output=True, text=True, timeout=600, cwd=tmp_path, check=False)
     summary = run.stdout[-4000:]
     assert run.returncode == 0, _what_went_wrong(run.stdout) + summary

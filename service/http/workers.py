@@ -13,7 +13,9 @@ With one worker, `cmaa serve` does not come here: it serves in its own process.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from typing import Any
 
 from service.settings import Settings
@@ -25,16 +27,29 @@ PROTOCOL = "service.http.server:NodeProtocol"
 
 def worker_app():
     """uvicorn's app factory, run in each worker process: the node the settings name (the parent
-    created or opened it first), its bounds on the protocol class, and the app with its courier child."""
+    created or opened it first), its bounds on the protocol class, and the app with its courier child.
+
+    A worker that cannot open that node (the store unreachable or emptied since the parent looked,
+    another node there) exits with uvicorn's start-up failure status: the parent then stops every
+    worker and `cmaa serve` exits non-zero (:func:`serve_workers`), instead of serving without a node
+    or starting the worker again and again."""
+    from uvicorn.config import STARTUP_FAILURE
+
+    from service.cli.common import existing_settings
     from service.http.app import create_app
     from service.http.server import NodeProtocol
     from service.ops.observability import configure_logging
 
     settings = Settings()
     configure_logging(settings.log_level)
-    NodeProtocol.header_timeout = settings.header_timeout_seconds  # this process's class, not the parent's
-    NodeProtocol.max_connections = settings.max_connections
-    return create_app(settings, courier_child=True)
+    try:
+        settings = existing_settings()  # the node itself, not an empty store of the same name
+        NodeProtocol.header_timeout = settings.header_timeout_seconds  # this process's class, not the parent's
+        NodeProtocol.max_connections = settings.max_connections
+        return create_app(settings, courier_child=True)
+    except Exception as error:  # noqa: BLE001 - whatever it is, this worker cannot serve the node
+        logging.getLogger("cmaa.serve").error("API worker %s cannot open the node: %s", os.getpid(), error)
+        sys.exit(STARTUP_FAILURE)
 
 
 def serve_workers(settings: Settings, **options: Any) -> None:
@@ -49,4 +64,19 @@ def serve_workers(settings: Settings, **options: Any) -> None:
     os.environ["CMAA_HOST"] = settings.host
     os.environ["CMAA_PORT"] = str(settings.port)
     os.environ["CMAA_API_WORKERS"] = str(settings.api_workers)
-    uvicorn.run(WORKER_APP, factory=True, workers=settings.api_workers, http=PROTOCOL, **options)
+    # uvicorn.run's own path for workers, keeping hold of the supervisor: uvicorn.run returns normally
+    # when a worker failed to start, and `cmaa serve` would exit 0 (a service manager would not restart it).
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors.multiprocess import Multiprocess
+
+    config = uvicorn.Config(WORKER_APP, factory=True, workers=settings.api_workers, http=PROTOCOL, **options)
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    try:
+        supervisor.run()
+    except KeyboardInterrupt:
+        pass
+    failed = [process.pid for process in supervisor.processes if process.exitcode == STARTUP_FAILURE]
+    if failed:
+        print(f"error: API worker {', '.join(map(str, failed))} could not start (its log says why); "
+              "`cmaa serve` stopped", file=sys.stderr)
+        sys.exit(STARTUP_FAILURE)

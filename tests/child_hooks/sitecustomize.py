@@ -34,3 +34,9 @@ if os.environ.get("PUBLISHED_SCHEMA_REPORTS") and _is_a_node_process():
     except Exception as error:  # noqa: BLE001 - an unchecked node must fail its test, not pass silently
         with open(os.path.join(os.environ["PUBLISHED_SCHEMA_REPORTS"], f"{os.getpid()}.txt"), "a") as out:
             out.write(f"[pid {os.getpid()}] the schema recorder could not be installed: {error!r}\n")
+
+
+# A `cmaa serve` API worker (multiprocessing spawn) that finds another store than its parent did: the store
+# emptied or unreachable between the parent's look and the worker's start (tests/e2e/test_api_workers.py).
+if os.environ.get("WORKER_TEST_DATABASE_URL") and "spawn_main" in " ".join(getattr(sys, "orig_argv", [])):
+    os.environ["CMAA_DATABASE_URL"] = os.environ["WORKER_TEST_DATABASE_URL"]

@@ -123,3 +123,23 @@ def test_workers_serve_mutual_tls_like_one_process(tmp_path):
     finally:
         no.stop()
         jp.stop()
+
+
+def test_a_worker_that_cannot_open_the_node_stops_serve_with_a_failure_status(tmp_path):
+    """Each worker opens the node itself; one that finds no node where its parent found one (a store emptied,
+    replaced or out of reach meanwhile) must not serve an empty store, nor be started again and again: the
+    parent stops the others and `cmaa serve` exits non-zero, so that a service manager sees the failure."""
+    import subprocess
+    import sys
+
+    from tests.servers import free_port
+
+    env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'node.db'}", CMAA_API_WORKERS="2",
+                  CMAA_PORT=str(free_port()), CMAA_LOG_LEVEL="info",
+                  WORKER_TEST_DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")  # tests/child_hooks
+    assert cmaa(env, "init").returncode == 0
+    served = subprocess.run([sys.executable, "-m", "service.cli", "serve"], env=env, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert served.returncode == 3, served.stderr[-2000:]
+    assert "could not start" in served.stderr and "cmaa serve` stopped" in served.stderr
+    assert "cannot open the node: no node at" in served.stderr + served.stdout

@@ -24,7 +24,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteCursor
 from eventsourcing.sqlite import SQLiteFactory as LibrarySQLiteFactory
 from sqlalchemy.engine import make_url
@@ -269,8 +269,6 @@ class EventStore(Application):
     def newer_events(self, since: dict[UUID, int]) -> dict[UUID, list]:
         """The events of several aggregates after the versions given (aggregate id -> version), read in
         one statement: what an authentication asks of its credential and of the directory at once."""
-        from eventsourcing.persistence import StoredEvent
-
         if not since:
             return {}
         tables = self.exchange

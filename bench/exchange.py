@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -46,7 +45,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.stores import drop_schemas, store_urls  # noqa: E402
+from bench.stores import cpu_seconds, drop_schemas, postgres_cpu_seconds, store_urls  # noqa: E402
 from tests.factories import jp_no_request  # noqa: E402
 from tests.servers import children, tree, two_administrations  # noqa: E402
 
@@ -107,30 +106,6 @@ def tree_cpu_seconds(pids: list[int]) -> dict[int, float]:
         except (OSError, ValueError, IndexError):
             continue  # ended meanwhile
     return found
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_cpu_seconds() -> float | None:
-    """User + system CPU seconds of every PostgreSQL server process on this machine (its backends
-    serve the nodes' connections): the store's share of an exchange, which the node processes'
-    figures leave out. ``None`` when none can be read."""
-    total, found = 0.0, False
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (entry / "comm").read_text().strip() != "postgres":
-                continue
-            total += cpu_seconds(int(entry.name))
-            found = True
-        except (OSError, ValueError, IndexError):
-            continue  # ended meanwhile
-    return total if found else None
 
 
 def submit(base: str, headers: dict, n: int, rate: float | None, threads: int = 4) -> float:

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -206,11 +205,6 @@ def serve(which: str, tmp: Path, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False)
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run(n: int, batch: int = 1, backend: str = "sqlite") -> dict:
     """``backend`` ``postgres``: both servers' events in schemas of the test PostgreSQL, with the
     eventsourcing library's own PostgreSQL recorder; the server's CPU is reported beside the processes'."""
@@ -234,7 +228,7 @@ def run(n: int, batch: int = 1, backend: str = "sqlite") -> dict:
 def _run(tmp: Path, n: int, batch: int, body: dict, backend: str) -> dict:
     import httpx
 
-    from bench.exchange import postgres_cpu_seconds
+    from bench.stores import cpu_seconds, postgres_cpu_seconds
     from tests.servers import free_port
 
     ports = {"sender": free_port(), "receiver": free_port()}

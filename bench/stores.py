@@ -36,3 +36,27 @@ def drop_schemas(schemas: list[str]) -> None:
         for schema in schemas:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         reclaim_catalog(conn)  # the next run starts with the catalog this one found (tests/pg_catalog.py)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float | None:
+    """User + system CPU seconds of every PostgreSQL server process on this machine (its backends
+    serve the nodes' connections): the store's share of an exchange, which the node processes'
+    figures leave out. ``None`` when none can be read."""
+    total, found = 0.0, False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            total += cpu_seconds(int(entry.name))
+            found = True
+        except (OSError, ValueError, IndexError):
+            continue  # ended meanwhile
+    return total if found else None

@@ -56,6 +56,18 @@ class OneDirectoryPerRequest:
             await self.app(scope, receive, send)
 
 
+def _with_events(aggregate, events: list):
+    """``aggregate`` with those of ``events`` it does not have yet applied, on a copy (a published
+    aggregate is shared between threads and never changed); itself when there are none."""
+    if not events or aggregate.version >= events[-1].originator_version:
+        return aggregate
+    aggregate = deepcopy(aggregate)
+    for event in events:
+        if event.originator_version > aggregate.version:
+            aggregate = event.mutate(aggregate)
+    return aggregate
+
+
 class Unauthenticated(Exception):
     """No valid credential; the API answers 401 without saying which part failed."""
 
@@ -113,14 +125,8 @@ class DirectoryService:
         if not newer:
             return snapshot
         with self._lock:
-            current = self._snapshot
-            if current.version < newer[-1].originator_version:
-                current = deepcopy(current)
-                for event in newer:
-                    if event.originator_version > current.version:
-                        current = event.mutate(current)
-                self._snapshot = current
-            return current
+            self._snapshot = _with_events(self._snapshot, newer)
+            return self._snapshot
 
     def directory_now(self) -> Directory:
         """As stored now, even inside :func:`one_directory_read` (a partner's directory refreshed meanwhile,
@@ -236,12 +242,7 @@ class DirectoryService:
             if with_directory:  # the block's first read of the directory, in the same statement
                 since[snapshot.id] = snapshot.version
             newer = self.store.newer_events(since)
-            credential = known
-            if newer[cid]:
-                credential = deepcopy(known)
-                for event in newer[cid]:
-                    if event.originator_version > credential.version:
-                        credential = event.mutate(credential)
+            credential = _with_events(known, newer[cid])
             if with_directory:
                 memo[id(self)] = self._current(newer[snapshot.id])
         with self._lock:

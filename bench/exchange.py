@@ -223,6 +223,7 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "pro
                 "settling_p99_ms": statistics.quantiles(settling, n=100)[98] if len(settling) > 1 else None,
                 "p99_with_settling_ms": statistics.quantiles(settling + latencies, n=100)[98],
                 "not_delivered": len(rows) - len(done),
+                "exchanges": [(r["created_at"], stored.get(r["envelope_id"]), r["delivered_at"]) for r in measured],
                 # Sent more than once (a retry: transport error, 5xx, a busy store, a receipt not accepted),
                 # by the last error seen: a pipeline that keeps up sends each envelope once.
                 "sent_again_by_error": dict(collections.Counter(
@@ -239,10 +240,12 @@ def run(backend: str, n: int, rate: float | None, tmp: Path, courier: str = "pro
 
 
 def counts(text: str) -> list[int]:
+    if text == "none":  # no run of this kind (e.g. --workers none: only the latency run)
+        return []
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of worker counts such as 1,2") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of worker counts such as 1,2, or none") from None
     if not values or any(not 1 <= v <= 32 for v in values):
         raise argparse.ArgumentTypeError(f"{text!r}: worker counts are 1 to 32 (CMAA_API_WORKERS)")
     return values
@@ -292,7 +295,8 @@ def main() -> None:
                         "the skeleton's max rate measured in this run; 100 with --no-floor)")
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--workers", type=counts, default=[1], metavar="N[,N...]",
-                        help="API worker processes of both nodes (CMAA_API_WORKERS), one max-load run per count")
+                        help="API worker processes of both nodes (CMAA_API_WORKERS), one max-load run per count "
+                        "(none: no max-load run)")
     parser.add_argument("--latency-workers", type=counts, default=[1], metavar="N[,N...]",
                         help="worker counts of the latency run (default 1)")
     parser.add_argument("--courier", choices=["process", "thread", "external"], default="process",
@@ -307,6 +311,8 @@ def main() -> None:
                         help="a setting for both nodes (repeatable), e.g. CMAA_SEALER_INTERVAL_SECONDS=0.2")
     parser.add_argument("--wall", action="store_true", help="with --profile: sample every thread, idle or not "
                         "(where the time goes), instead of only the thread holding the GIL (where the CPU goes)")
+    parser.add_argument("--dump", metavar="DIR", help="write each run's measured exchanges (ms: accepted, in the "
+                        "partner's inbox, receipt stored) to a JSON file in DIR, to study the tail")
     parser.add_argument("--no-floor", action="store_true", help="skip the skeleton of the fixed stack (bench/floor.py)")
     parser.add_argument("--repeat", type=int, default=1, metavar="K",
                         help="each max-load run K times, each right after a skeleton run of its own; prints the "
@@ -338,6 +344,10 @@ def main() -> None:
                 with tempfile.TemporaryDirectory() as tmp:
                     result = run(backend, args.n, rate, Path(tmp), args.courier, args.profile, args.wall,
                                  args.synchronous, dict(kv.split("=", 1) for kv in args.env), workers)
+                if args.dump:
+                    name = f"{backend}-w{workers}-{'max' if rate is None else f'{rate:.0f}'}-{attempt}.json"
+                    (Path(args.dump) / name).write_text(json.dumps(result.pop("exchanges")))
+                result.pop("exchanges", None)
                 report(backend, result, args, base, paired, half_skeleton)
                 if paired is not None:
                     ratios.append(result["exchanges_per_s"] / paired["exchanges_per_s"])

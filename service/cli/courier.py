@@ -25,6 +25,7 @@ def courier_run(
     import threading
 
     from service.exchange.courier_runners import CourierThread, child_of_the_node
+    from service.ops.heap import freeze_startup_heap
     from service.ops.observability import configure_logging
 
     settings = Settings()
@@ -37,6 +38,7 @@ def courier_run(
     signal.signal(signal.SIGINT, signal.SIG_IGN if child else (lambda *_: stop.set()))
     thread.start()
     reporter = child_of_the_node(thread, node.metrics, stop) if child else None
+    freeze_startup_heap()
     err.print(f"cmaa courier for {settings.administration} running (store: {settings.store_url.split('@')[-1]})")
     stop.wait()
     finished = thread.stop(settings.shutdown_grace_seconds)

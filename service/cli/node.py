@@ -49,7 +49,7 @@ def serve(
 
         node.close()
         return serve_workers(settings, **options)
-    uvicorn.run(create_app(settings, node=node, courier_child=True),
+    uvicorn.run(create_app(settings, node=node, own_process=True),
                 http=protocol_for(settings),  # problem+json below the app, slow clients, connection bound
                 **options)
 

@@ -26,6 +26,7 @@ from service.exchange.courier_runners import CourierProcess, CourierThread
 from service.exchange.directory import OneDirectoryPerRequest
 from service.dpo import SweepThread
 from service.exchange.refresh import RefreshThread
+from service.ops.heap import freeze_startup_heap
 from service.ops.observability import RequestObservability
 from service.http.routes import agreements, audit, cases, directory, dpo, exchange, information, operations
 from service.settings import Settings
@@ -115,13 +116,16 @@ def api_shell(lifespan=None) -> FastAPI:
 
 
 def create_app(settings: Settings | None = None, *, node: Node | None = None,
-               run_courier: bool | None = None, courier_child: bool = False) -> FastAPI:
+               run_courier: bool | None = None, own_process: bool = False) -> FastAPI:
     """Build the app; pass ``node`` to share one (tests, two nodes in one process).
 
     The courier runs while the app is up unless ``run_courier`` is false,
     ``CMAA_COURIER_INTERVAL_SECONDS`` is 0 or ``CMAA_COURIER`` is ``external``:
-    as a child process when ``CMAA_COURIER`` is ``process`` and ``courier_child``
-    (``cmaa serve``), else as a thread (an app embedded in another process, the demo).
+    as a child process when ``CMAA_COURIER`` is ``process`` and ``own_process``
+    (``cmaa serve`` and its workers: the app is the process's whole job), else as a
+    thread (an app embedded in another process, the demo). In a process of its own the
+    heap built at start-up is also left out of the garbage collector's full collections
+    (:func:`service.ops.heap.freeze_startup_heap`).
     """
     settings = settings or (node.settings if node else Settings())
     owns_node = node is None
@@ -136,7 +140,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None,
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         courier = sealer = None
         interval = settings.courier_interval_seconds or 0.5
-        if run_courier and settings.courier == "process" and courier_child:
+        if run_courier and settings.courier == "process" and own_process:
             courier = CourierProcess(app.state.node.exchange, app.state.node.metrics, interval)
         elif run_courier and settings.courier != "external":
             courier = CourierThread(app.state.node.courier, interval)
@@ -155,6 +159,8 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None,
         if run_courier and settings.directory_refresh_seconds > 0:
             refresh = RefreshThread(app.state.node.refresher, settings.directory_refresh_seconds)
             refresh.start()
+        if own_process:
+            freeze_startup_heap()
         yield
         for periodic in (sweep, refresh):
             if periodic is not None:

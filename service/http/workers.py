@@ -46,7 +46,7 @@ def worker_app():
         settings = existing_settings()  # the node itself, not an empty store of the same name
         NodeProtocol.header_timeout = settings.header_timeout_seconds  # this process's class, not the parent's
         NodeProtocol.max_connections = settings.max_connections
-        return create_app(settings, courier_child=True)
+        return create_app(settings, own_process=True)
     except Exception as error:  # noqa: BLE001 - whatever it is, this worker cannot serve the node
         logging.getLogger("cmaa.serve").error("API worker %s cannot open the node: %s", os.getpid(), error)
         sys.exit(STARTUP_FAILURE)

@@ -13,10 +13,10 @@ PostgreSQL recorder): each back end's ratios are to its own skeleton.
 
     python bench/exchange.py [--n 1000] [--rate R] [--backend sqlite|postgres|both] [--workers 1,2]
                              [--latency-workers 1] [--repeat K] [--courier process|thread|external]
-                             [--synchronous full|normal] [--profile DIR [--wall]] [--no-floor]
+                             [--synchronous full|normal] [--profile DIR [--wall]] [--no-floor] [--dump DIR]
 
 For each backend: its skeleton, a max-load run per worker count of ``--workers`` (CMAA_API_WORKERS on both
-nodes), then a latency run at half that skeleton's max rate (``--rate`` wins; 100/s with
+nodes; ``none``: no max-load run), then a latency run at half that skeleton's max rate (``--rate`` wins; 100/s with
 ``--no-floor``) per count of ``--latency-workers``. After each result, issue 20's targets and
 whether this run meets them (printed, never asserted). Each max-load run after the first comes
 right after a skeleton run of its own, its ratio to that one (the machine's speed drifts within

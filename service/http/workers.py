@@ -6,7 +6,8 @@ builds its own node from the same settings, read from the environment as the par
 them: a replica on the node's database, with its own courier child, sealer, retention sweep
 and directory refresh, exactly like one more `cmaa serve` on the same store. The parent
 only supervises: on SIGTERM it passes SIGTERM to every worker, each drains its requests,
-its courier hands back what it claimed, and the parent exits once they all have.
+its courier hands back what it claimed, and the parent exits once they all have. A parent
+killed outright (SIGKILL) cannot: each worker then notices within a second and stops itself.
 
 With one worker, `cmaa serve` does not come here: it serves in its own process.
 """
@@ -15,7 +16,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
+import time
 from typing import Any
 
 from service.settings import Settings
@@ -42,6 +46,7 @@ def worker_app():
 
     settings = Settings()
     configure_logging(settings.log_level)
+    _stop_when_orphaned()
     try:
         settings = existing_settings()  # the node itself, not an empty store of the same name
         NodeProtocol.header_timeout = settings.header_timeout_seconds  # this process's class, not the parent's
@@ -50,6 +55,26 @@ def worker_app():
     except Exception as error:  # noqa: BLE001 - whatever it is, this worker cannot serve the node
         logging.getLogger("cmaa.serve").error("API worker %s cannot open the node: %s", os.getpid(), error)
         sys.exit(STARTUP_FAILURE)
+
+
+def _stop_when_orphaned(every: float = 1.0) -> None:
+    """This worker stops (SIGTERM to itself: its requests drain, its courier hands back what it claimed)
+    once the `cmaa serve` process that started it has gone. A parent stopped with SIGTERM stops its
+    workers itself; one killed (SIGKILL, the OOM killer) cannot, and its workers went on serving on
+    the socket they share, each restarting its courier child, with nothing left to stop them."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            if os.getppid() != parent:
+                logging.getLogger("cmaa.serve").error(
+                    "API worker %s: the `cmaa serve` process that started it (%s) has gone; stopping", os.getpid(),
+                    parent)
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=watch, name="cmaa-parent-watch", daemon=True).start()
 
 
 def serve_workers(settings: Settings, **options: Any) -> None:

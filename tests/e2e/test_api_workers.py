@@ -5,6 +5,7 @@ envelope is delivered exactly once, and SIGTERM stops the whole process tree cle
 from __future__ import annotations
 
 import json
+import os
 import signal
 import ssl
 from concurrent.futures import ThreadPoolExecutor
@@ -143,3 +144,35 @@ def test_a_worker_that_cannot_open_the_node_stops_serve_with_a_failure_status(tm
     assert served.returncode == 3, served.stderr[-2000:]
     assert "could not start" in served.stderr and "cmaa serve` stopped" in served.stderr
     assert "cannot open the node: no node at" in served.stderr + served.stdout
+
+
+def test_workers_stop_when_their_serve_process_is_killed(tmp_path):
+    """SIGKILL (or the OOM killer) on `cmaa serve` leaves its workers without a supervisor: each stops itself
+    within seconds, with its courier child, instead of serving on the shared socket forever."""
+    import subprocess
+    import sys
+
+    from tests.servers import free_port
+
+    port = free_port()
+    env = {**_node_env(tmp_path, CMAA_API_WORKERS="2", CMAA_PORT=str(port)), "CMAA_LOG_LEVEL": "info"}
+    log = tmp_path / "serve.log"
+    with open(log, "w") as out:
+        serve = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], env=env, stdout=out,
+                                 stderr=subprocess.STDOUT)
+    below: list[int] = []
+    try:
+        workers = wait_until(lambda: len(found := workers_of(serve.pid)) == 2 and found, timeout=60)
+        wait_until(lambda: all(any(b"courier" in cmdline(c) for c in children(w)) for w in workers), timeout=60)
+        below = [pid for pid in tree(serve.pid) if pid != serve.pid]
+        assert len(below) >= 4  # two workers, their two couriers (and multiprocessing's resource tracker)
+        serve.kill()
+        serve.wait(timeout=10)
+        wait_until(lambda: not any(alive(pid) for pid in below), timeout=30)
+        assert log.read_text().count("has gone; stopping") == 2
+        with pytest.raises(httpx.ConnectError):  # nothing answers on the port any more
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+    finally:
+        for pid in [serve.pid, *below]:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)

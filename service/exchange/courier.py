@@ -64,6 +64,7 @@ class Courier(BatchDelivery):
     max_batch_bytes: int = 512 * 1024  # a batch's body at most this (a partner reads at most its own limit)
     stopping: threading.Event = field(default_factory=threading.Event)
     no_batches: dict[str, float] = field(default_factory=dict)  # partner -> until when one per request
+    last_claimed: int = 0  # how many envelopes the last pass claimed (``batch``: perhaps more are due)
 
     def deliver_due(self) -> int:
         """One pass; returns how many envelopes reached a final state (delivered or rejected).
@@ -73,6 +74,7 @@ class Courier(BatchDelivery):
         Envelopes of one case keep their order: they go one after another.
         """
         rows = self.store.exchange.claim_due(self.owner, self.batch)
+        self.last_claimed = len(rows)
         if not rows:
             return 0
         by_case: dict[str, list[dict]] = {}

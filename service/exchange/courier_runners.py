@@ -44,13 +44,17 @@ class CourierThread:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            # Cleared before the pass: an envelope queued during it wakes the next pass at once.
+            self.wake.clear()
             try:
-                while self.courier.deliver_due() and not self._stop.is_set():
-                    pass
+                self.courier.deliver_due()
             except Exception:  # the courier must outlive any one failure; the row stays pending
                 log.exception("courier pass failed")
-            self.wake.wait(self.interval)
-            self.wake.clear()
+            # A full claim may have left more due: another pass at once. Otherwise nothing is due that
+            # was not woken for, and the claim that would find nothing (a write transaction on SQLite,
+            # two statements) waits for the next wake-up or the idle poll; rows in backoff, as before.
+            if self.courier.last_claimed < self.courier.batch:
+                self.wake.wait(self.interval)
 
 
 class CourierProcess:

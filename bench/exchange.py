@@ -16,11 +16,12 @@ PostgreSQL recorder): each back end's ratios are to its own skeleton.
                              [--synchronous full|normal] [--profile DIR [--wall]] [--no-floor] [--dump DIR]
 
 For each backend: its skeleton, a max-load run per worker count of ``--workers`` (CMAA_API_WORKERS on both
-nodes; ``none``: no max-load run), then a latency run at half that skeleton's max rate (``--rate`` wins; 100/s with
+nodes; ``none``: no max-load run), then a latency run at half the skeleton's max rate (``--rate`` wins; 100/s with
 ``--no-floor``) per count of ``--latency-workers``. After each result, issue 20's targets and
-whether this run meets them (printed, never asserted). Each max-load run after the first comes
-right after a skeleton run of its own, its ratio to that one (the machine's speed drifts within
-minutes); ``--repeat K`` runs each K times so and prints the median ratio.
+whether this run meets them (printed, never asserted). Each run after the first comes right
+after a skeleton run of its own: a max-load run's ratio is to that one, a latency run offers half
+that one's rate (the machine's speed drifts within minutes); ``--repeat K`` runs each K times so
+and prints the median ratio and the median p99.
 
 It also prints the CPU milliseconds spent per exchange (Linux /proc): with one worker per
 process (sender, its courier child, receiver), with several per node (each node's process
@@ -315,8 +316,9 @@ def main() -> None:
                         "partner's inbox, receipt stored) to a JSON file in DIR, to study the tail")
     parser.add_argument("--no-floor", action="store_true", help="skip the skeleton of the fixed stack (bench/floor.py)")
     parser.add_argument("--repeat", type=int, default=1, metavar="K",
-                        help="each max-load run K times, each right after a skeleton run of its own; prints the "
-                        "median ratio (this machine's speed drifts by 20 %% within minutes)")
+                        help="each run K times, each right after a skeleton run of its own (a latency run at half "
+                        "that one's rate); prints the median ratio and the median p99 (this machine's speed "
+                        "drifts by 20 %% within minutes)")
     args = parser.parse_args()
     base = baseline()
     print(f"baseline: raw envelope seal+open {base:,.0f}/s (one process)")
@@ -332,15 +334,16 @@ def main() -> None:
             skeleton = floor.run(2000, backend=backend)
             print(floor.describe(skeleton))
         half_skeleton = args.rate is None and skeleton is not None
-        latency_rate = args.rate or (skeleton["exchanges_per_s"] / 2 if skeleton else 100.0)
-        plan = [(workers, None) for workers in args.workers] + [(w, latency_rate) for w in args.latency_workers]
-        for workers, rate in plan:
-            ratios = []
-            for attempt in range(args.repeat if rate is None else 1):
+        plan = [(workers, False) for workers in args.workers] + [(w, True) for w in args.latency_workers]
+        for workers, latency in plan:
+            ratios, p99s = [], []
+            for attempt in range(args.repeat):
                 paired = skeleton
-                if rate is None and skeleton is not None and (attempt or workers != plan[0][0]):
+                if skeleton is not None and (attempt or (workers, latency) != plan[0]):
                     paired = floor.run(2000, backend=backend)  # again, right before this run: the ratio of one minute
                     print(floor.describe(paired))
+                # The latency run offers half the rate of the skeleton run just before it.
+                rate = (args.rate or (paired["exchanges_per_s"] / 2 if paired else 100.0)) if latency else None
                 with tempfile.TemporaryDirectory() as tmp:
                     result = run(backend, args.n, rate, Path(tmp), args.courier, args.profile, args.wall,
                                  args.synchronous, dict(kv.split("=", 1) for kv in args.env), workers)
@@ -349,11 +352,20 @@ def main() -> None:
                     (Path(args.dump) / name).write_text(json.dumps(result.pop("exchanges")))
                 result.pop("exchanges", None)
                 report(backend, result, args, base, paired, half_skeleton)
-                if paired is not None:
+                if latency:
+                    p99s.append(result["p99_ms"])
+                elif paired is not None:
                     ratios.append(result["exchanges_per_s"] / paired["exchanges_per_s"])
             if len(ratios) > 1:
                 print(" " * 25 + f"median ratio to the skeleton over {len(ratios)} runs ({backend}, workers {workers}, "
                       f"max load): {statistics.median(ratios):.2f} (each: {', '.join(f'{r:.2f}' for r in ratios)})")
+            if len(p99s) > 1:
+                target = TARGETS[backend][1]
+                median = statistics.median(p99s)
+                print(" " * 25 + f"median p99 over {len(p99s)} runs ({backend}, workers {workers}, "
+                      f"{'half the skeleton' if half_skeleton else 'the rate given'}): {median:.0f} ms (each: "
+                      f"{', '.join(f'{p:.0f}' for p in p99s)}); target < {target:.0f} ms "
+                      f"{'met' if median < target else 'NOT met'}")
 
 if __name__ == "__main__":
     main()

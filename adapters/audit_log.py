@@ -113,6 +113,9 @@ class AuditLog:
         notifications = self.store.recorder.select_notifications(expected[1] + 1, batch)
         if not notifications:
             return 0
+        # Hashed before the write lock is taken: on SQLite every other writer waits while it is held.
+        hashes = [leaf_hash(leaf_data(n.originator_id, n.originator_version, n.topic, n.state))
+                  for n in notifications]
         with self._write_transaction() as cursor:
             if self.postgres:
                 cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s)) AS locked", (SEALER_LOCK,))
@@ -123,9 +126,7 @@ class AuditLog:
             nodes = _CursorNodes(self, cursor, expected[0])
             tree = MerkleTree(nodes)
             leaves = []
-            for notification in notifications:
-                leaf = leaf_hash(leaf_data(notification.originator_id, notification.originator_version,
-                                           notification.topic, notification.state))
+            for notification, leaf in zip(notifications, hashes):
                 leaves.append((tree.append(leaf), notification.id, str(notification.originator_id),
                                notification.originator_version, leaf))
             cursor.executemany(self.sql("INSERT INTO {p}cmaa_merkle_leaves (leaf_index, notification_id, "

@@ -43,7 +43,10 @@ class CmaaPostgresRecorder(PostgresApplicationRecorder):
         # table names was ~2 % of a node's CPU on PostgreSQL (bench/exchange.py --profile). They are
         # constant for a recorder, so they are rendered once here.
         self.insert_events_statement = self.insert_events_statement.as_bytes(None)
-        self.lock_table_statements = [statement.as_bytes(None) for statement in self.lock_table_statements]
+        # The library sets the lock timeout again in each commit (SET LOCAL, one more statement per commit);
+        # our connections carry it for the whole session (``adapters.store_faults.PostgresFactory``).
+        self.lock_table_statements = [statement.as_bytes(None) for statement in self.lock_table_statements
+                                      if not statement.as_bytes(None).startswith(b"SET LOCAL lock_timeout")]
         self._select_events_statements: dict[tuple[bool, bool, bool, bool], bytes] = {}
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)

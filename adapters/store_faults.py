@@ -6,8 +6,9 @@
   ``Retry-After``. A failed transaction is rolled back by the database: nothing of it stays.
 * ``PostgresFactory``: the library's factory with every wait bounded — connecting
   (``connect_timeout``), unacknowledged sends to a silent server (``tcp_user_timeout``),
-  idle connections (TCP keepalives), statements (``statement_timeout``), waiting for a
-  pooled connection (``POSTGRES_CONNECT_TIMEOUT``) — and a pool that reconnects every
+  idle connections (TCP keepalives), statements (``statement_timeout``), waiting for a lock
+  (``lock_timeout``, ``POSTGRES_LOCK_TIMEOUT``: the connections' own, not one more statement in
+  every commit as in the library), waiting for a pooled connection (``POSTGRES_CONNECT_TIMEOUT``) — and a pool that reconnects every
   ``RECONNECT_EVERY`` seconds while the server is away (psycopg_pool's own backoff doubles
   from 1 s and is why a node once needed ~22 s to notice PostgreSQL was back), and that
   drops a pooled connection whose server hung up while it sat idle, without a round trip.
@@ -129,11 +130,14 @@ class PostgresFactory(LibraryPostgresFactory):
         pool = self.datastore.pool
         connect = int(float(self.env.get("CMAA_PG_CONNECT_TIMEOUT") or 3))
         statement_ms = int(float(self.env.get("CMAA_PG_STATEMENT_TIMEOUT") or 15) * 1000)
+        # The wait for a lock (the events table's in each commit, the courier's claim lock), set once per
+        # connection, not by a statement of its own in every commit as the library does.
+        lock_ms = int(float(self.env.get(self.POSTGRES_LOCK_TIMEOUT) or 0) * 1000)
         pool.kwargs.update(
             connect_timeout=max(connect, 2),  # libpq rounds anything below 2 s up to 2 s
             tcp_user_timeout=connect * 1000,  # a silent server: sends unacknowledged this long fail
             keepalives=1, keepalives_idle=5, keepalives_interval=1, keepalives_count=3,
-            options=f"-c statement_timeout={statement_ms}")
+            options=f"-c statement_timeout={statement_ms} -c lock_timeout={lock_ms}")
         pool.__class__ = _QuickPool
         pool.reconnect_timeout = 365 * 86400.0  # never give up a pool slot: keep trying every RECONNECT_EVERY
         pool._check = _hung_up_check

@@ -181,3 +181,39 @@ def test_a_sqlite_writer_gives_up_after_the_lock_timeout_and_stores_nothing(tmp_
     later = Directory(administration="SE", name="Sweden")
     store.commit(later)  # the store works again once the lock is free
     assert store.exists(later.id)
+
+
+@pytest.mark.postgres
+def test_a_commit_on_postgresql_waits_for_the_events_table_lock_at_most_the_lock_timeout(pg_url):
+    """The lock timeout (10 s) is the connections' own, not a statement in every commit (the library's
+    ``SET LOCAL``): a commit is the table lock and the inserts. A commit that waits for the table past it
+    fails as a busy store and stores nothing."""
+    import psycopg
+
+    store = EventStore(pg_url, extra_env={"POSTGRES_LOCK_TIMEOUT": "1"})
+    try:
+        with store.recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SHOW lock_timeout")
+            assert list(cursor.fetchone().values()) == ["1s"]
+        statements: list[str] = []
+        execute = psycopg.Cursor.execute
+        psycopg.Cursor.execute = lambda self, query, *a, **k: statements.append(
+            query if isinstance(query, str) else bytes(query).decode()) or execute(self, query, *a, **k)
+        try:
+            store.commit(Directory(administration="NO", name="Norway"))
+        finally:
+            psycopg.Cursor.execute = execute
+        assert statements and not any("lock_timeout" in s for s in statements), statements
+        assert any(s.startswith("LOCK TABLE") for s in statements)
+
+        base, schema = pg_url.split("?schema=")
+        with psycopg.connect(base) as other:  # another writer holds the events table
+            other.execute(f'LOCK TABLE "{schema}".{store.recorder.events_table_name} IN EXCLUSIVE MODE')
+            directory = Directory(administration="JP", name="Japan")
+            with pytest.raises(Exception) as caught:
+                store.commit(directory)
+            assert "lock timeout" in str(caught.value)
+            other.rollback()
+        assert not store.exists(directory.id)
+    finally:
+        store.close()

@@ -24,9 +24,12 @@ class InboxApplication:
     """Part of :class:`service.exchange.service.ExchangeService`: each message kind's effect on a case."""
 
     def _apply(self, envelope: EnvelopePayload, eid: str, now: datetime, receipt: str, digest: str,
-               content_sha256: str, directory, commit: bool = True):
+               content_sha256: str, directory, commit: bool = True, look: bool = False):
         """Apply and store; returns the case id (``commit=False``: the case, changed, and its inbox row,
-        for the caller to store with others, ``Inbox.receive_many``)."""
+        for the caller to store with others, ``Inbox.receive_many``).
+
+        An opening is stored without looking up whether its case exists (a statement per opening): one
+        that does makes the commit conflict, and the caller tries again with ``look``, which refuses it."""
         sender = envelope.from_
         # 13. The agreement binds this partner at this node.
         try:
@@ -54,7 +57,7 @@ class InboxApplication:
                 if envelope.case.opened_by != sender.administration:
                     raise EnvelopeRejected(14, "wrong-direction", f"a {envelope.kind} opens the sender's case", eid)
                 case = self._open_from(envelope, profile, body, case_id, exchange_id, actor, now, eid, directory,
-                                       look=commit)
+                                       look=look)
             else:
                 case = self._step_on(envelope, profile, body, case_id, actor, now, eid)
         except DomainError as error:
@@ -69,9 +72,10 @@ class InboxApplication:
         self.store.commit(case, inbox=row)
         return case_id
 
-    def _open_from(self, envelope, profile, body, case_id, exchange_id, actor, now, eid, directory, look=True):
-        # Not looked up for a batch (look=False): a case that exists makes the batch's commit conflict,
-        # and the batch is then stored one by one, each looked up (``InboxBatches._store_pending``).
+    def _open_from(self, envelope, profile, body, case_id, exchange_id, actor, now, eid, directory, look=False):
+        # Looked up only when told (``look``): a case that exists makes the commit conflict, and the caller
+        # tries again looking (one envelope: ``Inbox._apply_verified``; a batch is then stored one by one,
+        # each looked up: ``InboxBatches._store_pending``).
         if look and self.store.exists(case_id):
             raise EnvelopeRejected(14, "case-exists", f"case {envelope.case.exchange_id} was already opened", eid)
         sender = envelope.from_.administration

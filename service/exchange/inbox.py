@@ -228,7 +228,8 @@ class Inbox:
         receipt = receipt or self._sign_receipt(eid, m.digest, envelope.from_.administration, m.now, m.cosigned)
         for attempt in range(APPLY_ATTEMPTS):
             try:
-                self._apply(envelope, eid, m.now, receipt, m.digest, m.content_sha256, m.directory)
+                # The case's existence looked up only on a retry (a conflict: perhaps it exists).
+                self._apply(envelope, eid, m.now, receipt, m.digest, m.content_sha256, m.directory, look=attempt > 0)
             except (ConcurrentUpdate, EnvelopeRejected) as failure:
                 # Another replica may have applied this very envelope since step 12.
                 seen = self.store.exchange.inbox_get(eid)

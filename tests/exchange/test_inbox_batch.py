@@ -253,6 +253,30 @@ def test_an_opening_for_a_case_that_exists_is_refused_in_a_batch_and_the_others_
     assert _jp_history(jp, first) == ["RequestReceived"] and _jp_history(jp, second) == ["RequestReceived"]
 
 
+def test_an_opening_alone_for_a_case_that_exists_is_refused_and_the_case_is_unchanged(nodes, monkeypatch):
+    """One envelope per request: the case's existence is not looked up before the commit (one statement
+    fewer per opening); an existing case makes the commit conflict, and the retry, looking it up, refuses it."""
+    no, jp = nodes
+    [first] = _open_cases(no, 1)
+    [row] = [r for r in no.node.store.exchange.pending() if r["case_id"] == first]
+    payload, _ = no.node.exchange.open_outbox_payload(row)
+    original = no.node.exchange.seal(payload).decode()
+    again = no.node.exchange.seal({**payload, "id": str(uuid4())}).decode()  # another envelope opening it
+    looked_up = []
+    exists = jp.node.store.exists
+    monkeypatch.setattr(jp.node.store, "exists", lambda case_id: looked_up.append(case_id) or exists(case_id))
+    headers = {"Content-Type": "application/jose+json"}
+    assert jp.api.post("/exchange/inbox", content=original, headers=headers).status_code == 200
+    assert looked_up == []  # a new case: stored without a look-up
+
+    refused = jp.api.post("/exchange/inbox", content=again, headers=headers)
+
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "case-exists" and refused.json()["step"] == 14
+    assert len(looked_up) == 1
+    assert _jp_history(jp, first) == ["RequestReceived"]
+
+
 def test_the_personal_data_of_a_batch_is_sealed_in_one_vault_transaction(nodes, monkeypatch):
     no, jp = nodes
     _open_cases(no, 4)

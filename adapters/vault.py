@@ -102,9 +102,14 @@ class Vault(VaultTransactions, SubjectIndex, Retention, RestrictionsAndActivity)
         self.retention_days = retention_days
         self._local = threading.local()
 
-    def _key_for(self, subject_id: str, case_id: str, retain_until: str) -> tuple[str, bytes]:
+    def _key_for(self, subject_id: str, case_id: str, retain_until: str, fresh: bool = False) -> tuple[str, bytes]:
+        """The key of a (subject, case, retention day); ``fresh``: the case is being created, so it has
+        none yet and one is made without looking (a statement fewer per case opened or received). A
+        creation tried again after a conflict makes another: a case may hold several keys for one
+        (subject, day), each part naming its own; erasure and the retention sweep destroy them all."""
+        make = self._new_key if fresh else self._look_up_key
         return self._remembered(("key", subject_id, case_id, retain_until),
-                                lambda: self._look_up_key(subject_id, case_id, retain_until))
+                                lambda: make(subject_id, case_id, retain_until))
 
     def _look_up_key(self, subject_id: str, case_id: str, retain_until: str) -> tuple[str, bytes]:
         rows = self._run("SELECT key_id, wrapped FROM {p}cmaa_pd_keys WHERE subject_id = ? AND case_id = ? "
@@ -112,6 +117,9 @@ class Vault(VaultTransactions, SubjectIndex, Retention, RestrictionsAndActivity)
         live = sorted((r["key_id"], r["wrapped"]) for r in rows if r["wrapped"] is not None)
         if live:
             return live[0][0], aes_key_unwrap(self._wrapping, _unb64(live[0][1]))
+        return self._new_key(subject_id, case_id, retain_until)
+
+    def _new_key(self, subject_id: str, case_id: str, retain_until: str) -> tuple[str, bytes]:
         key, key_id = AESGCM.generate_key(bit_length=256), uuid.uuid4().hex
         self._run("INSERT INTO {p}cmaa_pd_keys (key_id, subject_id, case_id, retain_until, wrapped, created_at) "
                   "VALUES (?, ?, ?, ?, ?, ?)",
@@ -163,17 +171,19 @@ class Vault(VaultTransactions, SubjectIndex, Retention, RestrictionsAndActivity)
 
     # -- events (called by the store's mapper) ----------------------------------------------
     def seal_event(self, event_name: str, originator_id: uuid.UUID | str, scope: int | str, state: dict, *,
-                   at: datetime | None = None, agreement: str | None = None) -> dict:
+                   at: datetime | None = None, agreement: str | None = None, fresh: bool | None = None) -> dict:
         """A copy of ``state`` with every declared personal part sealed; ``scope`` (the
-        event's version, or ``outbox:<envelope id>``) is bound in with the case id and path."""
+        event's version, or ``outbox:<envelope id>``) is bound in with the case id and path.
+        ``fresh``: the case is being created and has no keys yet (default: the event is its first)."""
         parts = list(personal_parts(event_name, state))
         if not parts or all(is_sealed(p.container[p.key]) for p in parts):
             return state
         state = _copied_along(state, [p.path for p in parts])
+        fresh = scope == 1 if fresh is None else fresh
         with self._transaction(write=True, lazy=True):
-            return self._seal_parts(event_name, str(originator_id), scope, state, at, agreement)
+            return self._seal_parts(event_name, str(originator_id), scope, state, at, agreement, fresh)
 
-    def _seal_parts(self, event_name: str, case_id: str, scope, state: dict, at, agreement) -> dict:
+    def _seal_parts(self, event_name: str, case_id: str, scope, state: dict, at, agreement, fresh: bool) -> dict:
         parts = list(personal_parts(event_name, state))
         at = at or state.get("at") or state.get("timestamp") or datetime.now(timezone.utc)
         default_days = self.retention_days(agreement or state.get("agreement"))
@@ -194,7 +204,7 @@ class Vault(VaultTransactions, SubjectIndex, Retention, RestrictionsAndActivity)
             concerned = [subject_of.get(id(value)) or self.subject_for(value)] if own else subjects
             for subject in sorted(set(concerned)):
                 if (subject, retain) not in known:
-                    known[(subject, retain)] = self._key_for(subject, case_id, retain)
+                    known[(subject, retain)] = self._key_for(subject, case_id, retain, fresh)
             keys = [known[(s, retain)] for s in sorted(set(concerned))]
             aad = f"{case_id}|{scope}|{part.path}"
             part.container[part.key] = self._seal(keys, self._encode(value), aad)

@@ -48,7 +48,7 @@ def opened(no, jp, body) -> tuple[str, str]:
     assert response.status_code == 201, response.text
     case_id = response.json()["id"]
     assert no.deliver() == 1
-    theirs = jp_case_id(case_id)
+    theirs = str(jp_case_id(case_id))
     assert jp.api.post(f"/cases/{theirs}/acknowledgement", headers=jp.official).status_code == 200
     jp.deliver()
     return case_id, theirs
@@ -372,3 +372,23 @@ def test_a_request_and_its_envelope_are_sealed_in_one_vault_transaction_under_th
     assert no.deliver() == 1
     theirs = jp.api.get(f"/cases/{jp_case_id(case_id)}", headers={**jp.official, "X-Purpose": "checking the request"})
     assert PERSON["name"] in theirs.text
+
+
+def test_a_case_being_opened_gets_its_keys_without_a_look_up_on_both_sides(nodes, monkeypatch):
+    """A case opened here (its envelope and its first event sealed under one key) and the same case received
+    by the partner: neither looks for keys the case cannot have yet; each holds one key for the target."""
+    no, jp = nodes
+    looked: list[tuple] = []
+    for side in (no, jp):
+        vault = side.node.vault
+        look_up = vault._look_up_key
+        monkeypatch.setattr(vault, "_look_up_key", lambda *a, _l=look_up: looked.append(a) or _l(*a))
+    case_id = no.api.post("/cases", json=jp_no_request(), headers=no.official).json()["id"]
+    assert no.deliver() == 1
+    assert looked == []
+    theirs = str(jp_case_id(case_id))
+    assert [len(side.node.vault.keys(case_id=c)) for side, c in ((no, case_id), (jp, theirs))] == [1, 1]
+    for side, c in ((no, case_id), (jp, theirs)):  # and what was sealed under them reads back
+        target = side.api.get(f"/cases/{c}", headers=side.official).json()["content"]["targets"][0]
+        sent = jp_no_request()["content"]["targets"][0]
+        assert {k: v for k, v in target.items() if v is not None} == sent

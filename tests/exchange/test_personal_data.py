@@ -392,3 +392,23 @@ def test_a_case_being_opened_gets_its_keys_without_a_look_up_on_both_sides(nodes
         target = side.api.get(f"/cases/{c}", headers=side.official).json()["content"]["targets"][0]
         sent = jp_no_request()["content"]["targets"][0]
         assert {k: v for k, v in target.items() if v is not None} == sent
+
+
+def test_a_new_case_about_a_restricted_subject_is_not_sent_and_the_check_is_one_statement(nodes, monkeypatch):
+    """JP-NO Art. 9(2): the subject's identifiers in a request not yet stored are enough to find its
+    restriction (its subjects by the case's keys and by the targets' pseudonyms, asked in one statement)."""
+    no, jp = nodes
+    opened(no, jp, request_on(PERSON))
+    assert no.api.post("/dpo/restrictions", json={**QUERY, "reason": "objection"}, headers=dpo(no)).status_code == 201
+    statements = []
+    run = no.node.vault._run
+    monkeypatch.setattr(no.node.vault, "_run", lambda sql, *a: statements.append(sql) or run(sql, *a))
+
+    refused = no.api.post("/cases", json=request_on(PERSON), headers=no.official)
+
+    assert refused.status_code == 423, refused.text
+    assert refused.json()["article"] == "JP-NO Art. 9(2)" and "restricted" in refused.json()["detail"]
+    assert len([s for s in statements if "cmaa_pd_restrictions" in s]) == 1 and len(statements) == 1
+    assert no.deliver() == 0
+    unrelated = no.api.post("/cases", json=jp_no_request(), headers=no.official)  # another subject: sent
+    assert unrelated.status_code == 201, unrelated.text

@@ -31,7 +31,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from adapters.merkle import MerkleTree, ProofError, leaf_hash
-from adapters.sql import take_write_lock
+from adapters.sql import one_statement, take_write_lock
 
 LEAF_VERSION = b"cmaa-leaf-v1"
 SEALER_LOCK = "cmaa:sealer"
@@ -190,7 +190,7 @@ class AuditLog:
         return Checkpoint(self.origin, size, root, note)
 
     def latest_checkpoint(self) -> Checkpoint | None:
-        with self._transaction() as cursor:
+        with one_statement(self.store.recorder.datastore, self.postgres) as cursor:  # in every seal and receipt
             cursor.execute(self.sql("SELECT tree_size, root, note FROM {p}cmaa_checkpoints "
                                     "ORDER BY tree_size DESC LIMIT 1"))
             row = cursor.fetchone()

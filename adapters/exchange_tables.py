@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from adapters.recorders import CmaaPostgresRecorder
-from adapters.sql import INBOX_COLUMNS, OUTBOX_COLUMNS, now_ms
+from adapters.sql import INBOX_COLUMNS, OUTBOX_COLUMNS, now_ms, one_statement
 
 
 def outbox_row(*, envelope_id: str, case_id: str, partner: str, kind: str, payload: dict[str, Any],
@@ -62,7 +62,7 @@ class StoreTables:
 
     def _run(self, sql: str, params: tuple = (), *, fetch: bool = False) -> list[dict]:
         sql = sql.replace("{p}", self.prefix).replace("?", self.mark)
-        with self.recorder.datastore.transaction(commit=True) as cursor:
+        with one_statement(self.recorder.datastore, self.postgres) as cursor:
             cursor.execute(sql, params)
             if not fetch:
                 return []

@@ -217,8 +217,7 @@ class Vault(VaultTransactions, SubjectIndex, Retention, RestrictionsAndActivity)
         parts = [p for p in personal_parts(event_name, state) if is_sealed(p.container[p.key])]
         if not parts:
             return state
-        with self._transaction():
-            opened = self._open_keys(k for p in parts for k in p.container[p.key]["keys"])
+        opened = self._open_keys(k for p in parts for k in p.container[p.key]["keys"])  # one statement
         case_id = str(originator_id)
         for part in parts:
             sealed = part.container[part.key]

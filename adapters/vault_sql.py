@@ -8,7 +8,7 @@ from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from adapters.sql import take_write_lock
+from adapters.sql import one_statement, take_write_lock
 
 
 class VaultTransactions:
@@ -60,6 +60,11 @@ class VaultTransactions:
         if pending is not None and getattr(self._local, "cursor", None) is None:
             stack, write = pending
             stack.enter_context(self._open(write))
+        if self.postgres and getattr(self._local, "cursor", None) is None:
+            with one_statement(self.recorder.datastore, True) as cursor:  # alone: its own transaction
+                cursor.execute(sql, params)
+                rows = cursor.fetchall() if columns else []
+            return [dict(row) for row in rows]
         with self._transaction():
             cursor = self._local.cursor
             cursor.execute(sql, params)

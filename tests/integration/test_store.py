@@ -217,3 +217,39 @@ def test_a_commit_on_postgresql_waits_for_the_events_table_lock_at_most_the_lock
         assert not store.exists(directory.id)
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_a_statement_on_its_own_is_its_own_transaction_on_postgresql(pg_url, monkeypatch):
+    """On the courier's and the inbox's paths, one statement alone (an outbox or inbox read, an attempt
+    recorded, the latest checkpoint, a data key opened) runs on the pool's autocommit connection: one
+    round trip, not BEGIN, the statement and COMMIT (an exchange made ~14 such trips). Rows read the same."""
+    import secrets
+
+    import psycopg
+
+    from adapters.audit_log import AuditLog
+    from adapters.exchange_tables import outbox_row
+
+    store = EventStore(pg_url)
+    try:
+        vault = store.attach_vault(secrets.token_bytes(32), lambda agreement: 30)
+        store.exchange._run("INSERT INTO {p}cmaa_outbox (envelope_id, case_id, partner, kind, payload, status, "
+                            "attempts, next_attempt_at, sent_digests, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            tuple(outbox_row(envelope_id="e1", case_id="c1", partner="JP", kind="request",
+                                             payload={})[k] for k in ("envelope_id", "case_id", "partner", "kind",
+                                                                      "payload", "status", "attempts",
+                                                                      "next_attempt_at", "sent_digests", "created_at")))
+        key_id, _ = vault._new_key("subject", "c1", "2026-12-31")
+        transactions = []
+        begin = psycopg.Connection.transaction
+        monkeypatch.setattr(psycopg.Connection, "transaction", lambda self, *a, **k: transactions.append(1) or
+                            begin(self, *a, **k))
+
+        store.exchange.record_attempt("e1", "nobody", ["digest"])  # not leased by "nobody": changes nothing
+        assert store.exchange.get("e1")["case_id"] == "c1" and store.exchange.inbox_get("e1") is None
+        assert AuditLog(store, "o").latest_checkpoint() is None
+        assert [k["key_id"] for k in vault.keys(key_ids=[key_id])] == [key_id]
+        assert transactions == []
+    finally:
+        store.close()

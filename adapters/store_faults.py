@@ -8,10 +8,11 @@
   (``connect_timeout``), unacknowledged sends to a silent server (``tcp_user_timeout``),
   idle connections (TCP keepalives), statements (``statement_timeout``), waiting for a lock
   (``lock_timeout``, ``POSTGRES_LOCK_TIMEOUT``: the connections' own, not one more statement in
-  every commit as in the library), waiting for a pooled connection (``POSTGRES_CONNECT_TIMEOUT``) — and a pool that reconnects every
-  ``RECONNECT_EVERY`` seconds while the server is away (psycopg_pool's own backoff doubles
-  from 1 s and is why a node once needed ~22 s to notice PostgreSQL was back), and that
-  drops a pooled connection whose server hung up while it sat idle, without a round trip.
+  every commit as in the library), waiting for a pooled connection (``POSTGRES_CONNECT_TIMEOUT``)
+  — and a pool that reconnects every ``RECONNECT_EVERY`` seconds while the server is away
+  (psycopg_pool's own backoff doubles from 1 s and is why a node once needed ~22 s to notice
+  PostgreSQL was back), and that drops a pooled connection whose server hung up while it sat
+  idle, without a round trip.
 * ``StoreGate``: after a store failure, requests fail fast for ``FAIL_FAST_SECONDS``
   instead of each waiting out the same timeout; the first request after that tries again.
 """

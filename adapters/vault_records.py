@@ -80,13 +80,6 @@ class SubjectIndex:
                          ("case_id",))
         return sorted(r["case_id"] for r in rows)
 
-    # -- keys -------------------------------------------------------------------------------
-    def subjects_concerned(self, case_id: str, targets: Iterable[dict] = ()) -> list[str]:
-        """The subjects a case's personal data concerns, with those of targets not yet stored."""
-        found = set(self.case_subjects(case_id))
-        for target in targets:
-            found.update(self.find_subjects(target))
-        return sorted(found)
 
 
 class Retention:
@@ -155,8 +148,8 @@ class RestrictionsAndActivity:
         return bool(was)
 
     def restricted_since(self, case_id: str, targets: Iterable[dict] = ()) -> str | None:
-        """The earliest day a subject of the case (or of ``targets`` not yet stored) was restricted: the
-        restrictions of :meth:`subjects_concerned`, asked in one statement (it was three, in every command
+        """The earliest day a subject of the case (by its keys) or of ``targets`` not yet stored (by their
+        identifiers' pseudonyms) was restricted, asked in one statement (it was three, in every command
         that sends personal data)."""
         names = sorted({name for target in targets for name in self.pseudonyms(target)})
         by_name = f" OR subject_id IN (SELECT subject_id FROM {{p}}cmaa_pd_subjects WHERE pseudonym IN " \

@@ -60,16 +60,21 @@ class VaultTransactions:
         if pending is not None and getattr(self._local, "cursor", None) is None:
             stack, write = pending
             stack.enter_context(self._open(write))
-        if self.postgres and getattr(self._local, "cursor", None) is None:
-            with one_statement(self.recorder.datastore, True) as cursor:  # alone: its own transaction
-                cursor.execute(sql, params)
-                rows = cursor.fetchall() if columns else []
-            return [dict(row) for row in rows]
-        with self._transaction():
-            cursor = self._local.cursor
+        with self._cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall() if columns else []
         return [dict(row) if self.postgres else dict(zip(columns, row)) for row in rows]
+
+    @contextmanager
+    def _cursor(self):
+        """The cursor of the transaction under way; else, on PostgreSQL, one for this statement alone
+        (its own transaction, one round trip: ``adapters.sql.one_statement``), on SQLite a transaction."""
+        if self.postgres and getattr(self._local, "cursor", None) is None:
+            with one_statement(self.recorder.datastore, True) as cursor:
+                yield cursor
+            return
+        with self._transaction():
+            yield self._local.cursor
 
     @contextmanager
     def remembering(self):

@@ -121,6 +121,15 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def cmdline(pid: int) -> bytes:
+    """The command line of ``pid``; empty if it has ended meanwhile (one listed by :func:`children` may be
+    reaped before it is read)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def tree(pid: int) -> list[int]:
     """``pid`` and every live process below it (Linux /proc)."""
     found, todo = [], [pid]

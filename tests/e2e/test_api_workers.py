@@ -9,7 +9,6 @@ import os
 import signal
 import ssl
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from uuid import UUID
 
 import httpx
@@ -19,17 +18,10 @@ from domain.messages import local_case_id
 from tests.e2e.test_faults import pair  # noqa: F401  (fixture: both backends)
 from tests.e2e.test_http_edges import _connect, _node_env, _read_response
 from tests.factories import jp_no_request
-from tests.servers import alive, children, cli_env, cmaa, node_process, tree, wait_until
+from tests.servers import alive, children, cli_env, cmaa, cmdline, node_process, tree, wait_until
 from tests.tls import client_context, two_nodes_over_mutual_tls
 
 REQUESTS = 12
-
-
-def cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
 
 
 def workers_of(pid: int) -> list[int]:

@@ -7,13 +7,12 @@ from __future__ import annotations
 import os
 import re
 import signal
-from pathlib import Path
 
 import httpx
 
 from tests.e2e.test_faults import history, pair, their_case  # noqa: F401  (fixture)
 from tests.factories import jp_no_request
-from tests.servers import alive, children, cmaa, wait_until
+from tests.servers import alive, children, cmaa, cmdline, wait_until
 
 
 def delivered_count(no, operator) -> float:
@@ -26,8 +25,7 @@ def delivered_count(no, operator) -> float:
 
 
 def courier_children(no) -> list[int]:
-    return [pid for pid in children(no.process.pid)
-            if b"courier" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    return [pid for pid in children(no.process.pid) if b"courier" in cmdline(pid)]
 
 
 def test_the_courier_child_delivers_reports_is_replaced_and_dies_with_the_node(pair):

@@ -45,8 +45,8 @@ class CmaaPostgresRecorder(PostgresApplicationRecorder):
         self.insert_events_statement = self.insert_events_statement.as_bytes(None)
         # The library sets the lock timeout again in each commit (SET LOCAL, one more statement per commit);
         # our connections carry it for the whole session (``adapters.store_faults.PostgresFactory``).
-        self.lock_table_statements = [statement.as_bytes(None) for statement in self.lock_table_statements
-                                      if not statement.as_bytes(None).startswith(b"SET LOCAL lock_timeout")]
+        rendered = [statement.as_bytes(None) for statement in self.lock_table_statements]
+        self.lock_table_statements = [s for s in rendered if not s.startswith(b"SET LOCAL lock_timeout")]
         self._select_events_statements: dict[tuple[bool, bool, bool, bool], bytes] = {}
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)

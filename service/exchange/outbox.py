@@ -55,10 +55,10 @@ class Outbox:
                         article=PD_ARTICLE)
                 # Retained from the node's day, as the event carrying the same data (one key for both).
                 # A case being opened (its first event not stored yet) has no keys: made without a look-up.
-                opening = case.pending_events[:1] and case.pending_events[0].originator_version == 1
+                pending = case.pending_events
                 payload["body"] = self.vault.seal_event(f"Outbox:{kind}", case.id, f"outbox:{envelope_id}", body,
                                                         at=self.clock.now(), agreement=case.agreement,
-                                                        fresh=bool(opening))
+                                                        fresh=bool(pending) and pending[0].originator_version == 1)
         return [outbox_row(envelope_id=envelope_id, case_id=str(case.id), partner=case.partner_administration,
                            kind=kind, payload=payload, request_id=current_request_id())]
 

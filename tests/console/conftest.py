@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import fresh_schema
 from tests.servers import _settings, two_administrations
@@ -61,8 +62,8 @@ class Person:
         self.go("/sign-in")
         self.check("sign-in")
         self.page.fill("#credential", self.token)
-        self.page.click("button:has-text('Sign in')")
-        assert self.page.locator("h1").count() == 1
+        self.page.click("button:has-text('Sign in')")  # returns once the next page commits, maybe before its body
+        expect(self.page.locator("h1")).to_have_count(1)  # retried until the page has loaded
         return self
 
     def check(self, name: str | None = None):

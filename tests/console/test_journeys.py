@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import time
 
+from playwright.sync_api import expect
+
 from tests.console.conftest import restore_an_older_backup_of_japan
 from tests.factories import jp_no_request
 
@@ -199,7 +201,7 @@ def test_an_operator_sees_the_node_and_clears_a_partner_alarm(person, nodes, tmp
     reason = page.locator("main table").nth(1).inner_text()
     assert re.search(r"leaves.*(forked|truncated or rolled back|rewritten)", reason), reason
     for check in ("store", "keys", "sealer", "outbox"):
-        assert page.get_by_role("cell", name=check, exact=True).count() == 1
+        expect(page.get_by_role("cell", name=check, exact=True)).to_have_count(1)
     operator.check("operations-alarm")
     page.click("button:has-text('Clear the alarm for JP')")  # without saying how: refused, nothing changed
     assert page.locator("h1").inner_text() == "Invalid input" and "resolution" in page.content()
@@ -282,7 +284,7 @@ def test_the_auditor_verifies_the_dpo_reports_and_erases_and_the_log_still_verif
     page.fill("#purpose", "Annual audit of information control")
     page.click("button:has-text('Replay')")
     assert page.locator("h1").inner_text().startswith(f"Case {reference} as of")
-    assert page.get_by_role("heading", name="Findings").count() == 1
+    expect(page.get_by_role("heading", name="Findings")).to_have_count(1)
     auditor.check("audit-replay")
 
     dpo = person("NO", "no-dpo")
@@ -307,7 +309,7 @@ def test_the_auditor_verifies_the_dpo_reports_and_erases_and_the_log_still_verif
     assert page.locator("h1").inner_text().startswith("Are you sure")
     dpo.check("erase-confirm")
     page.click("button:has-text('Erase the data')")  # not confirmed: refused, placed on the checkbox
-    assert page.locator(".error-summary a[href='#understood']").count() == 1
+    expect(page.locator(".error-summary a[href='#understood']")).to_have_count(1)
     page.check("#understood")
     page.click("button:has-text('Erase the data')")
     assert "Erased:" in page.locator(".banner").inner_text()
@@ -337,7 +339,7 @@ def test_the_auditor_verifies_the_dpo_reports_and_erases_and_the_log_still_verif
         node.close()
     page = verify(auditor, held)
     assert page.locator("#verdict").inner_text() == "NOT VERIFIED"
-    assert page.get_by_role("cell", name="manipulation").count() >= 1
+    expect(page.get_by_role("cell", name="manipulation").first).to_be_visible()
     auditor.check("audit-tampered")
 
 

@@ -162,23 +162,31 @@ class Courier(BatchDelivery):
             claims = self.exchange.verify_receipt(row["partner"], receipt, row["envelope_id"], digests)
         except (ValueError, KeyError, TypeError, DomainError) as error:
             return self._retry(row, f"receipt not accepted: {error}", "receipt-not-accepted")
-        witness = self.exchange.witness
-        if witness is not None:
-            witness.keep_cosignature(row["partner"], claims.get("cosigned_checkpoint"))
-            try:
-                witness.observe(row["partner"], claims.get("checkpoint"))
-            except DomainError as error:  # the receipt stands; the alarm blocks what follows
-                log.error("witnessing %s's checkpoint from a receipt: %s", row["partner"], error)
 
         def then():
             self._count(row, "delivered")
             log.info("envelope delivered; receipt verified and stored",
                      extra={"envelope_id": row["envelope_id"], "partner": row["partner"], "kind": row["kind"]})
+            self._witness_receipt(row["partner"], claims)
         record(row, lambda case: case.record_delivery(
             envelope_id=row["envelope_id"], kind=row["kind"], receipt=receipt,
             envelope_sha256=claims["envelope_sha256"], at=self.clock.now()),
             outcome_update(row["envelope_id"], receipt=receipt), then)
         return 1
+
+    def _witness_receipt(self, partner: str, claims: dict) -> None:
+        """The partner's checkpoint in a receipt, witnessed once the delivery is stored (issue 5): the receipt
+        stands whatever its checkpoint shows; an alarm blocks what follows. Witnessing a new checkpoint
+        fetches a consistency proof from the partner: done after the commit, so the delivery's outcome (and
+        the official's view of it) does not wait for that round trip."""
+        witness = self.exchange.witness
+        if witness is None:
+            return
+        witness.keep_cosignature(partner, claims.get("cosigned_checkpoint"))
+        try:
+            witness.observe(partner, claims.get("checkpoint"))
+        except DomainError as error:
+            log.error("witnessing %s's checkpoint from a receipt: %s", partner, error)
 
     def _refused(self, row: dict, status: int, problem: Any, retry_after: Any, record) -> int:
         signed = problem.get("signed_rejection") if isinstance(problem, dict) else None

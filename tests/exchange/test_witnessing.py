@@ -246,3 +246,26 @@ def test_rule_7_an_older_checkpoint_without_a_proof_is_accepted_not_cosigned_and
     _alarm_then_blocked(no, jp)
     assert "truncated or rolled back" in jp.node.directory.directory().partners["NO"]["alarm"]["reason"]
     assert jp.node.audit.log.held_from("NO")[0] == newer.size
+
+
+def test_a_delivery_is_stored_before_the_courier_fetches_a_proof_for_the_receipts_checkpoint(nodes, monkeypatch):
+    """The receipt stands whatever the partner's checkpoint in it shows (an alarm blocks what follows), so
+    the courier records the delivery first and witnesses after: the proof's round trip to the partner is not
+    part of the delivery (issue 20: a new checkpoint about once a second put it in the latency's tail)."""
+    no, jp = nodes
+    checkpoint(jp)
+    request(no)  # NO witnessed JP's first checkpoint from the receipt
+    request(no)
+    grown = checkpoint(jp)
+    assert no.node.audit.log.held_from("JP")[0] < grown.size
+    statuses = []
+    real = no.node.courier.http.get
+
+    def get(url, **kwargs):  # NO's courier asks JP for PROOF(held, grown): what has NO stored by then?
+        statuses.append([row["status"] for row in no.node.store.exchange.pending()] or ["none pending"])
+        return real(url, **kwargs)
+
+    monkeypatch.setattr(no.node.courier.http, "get", get)
+    assert request(no) == 1
+    assert statuses == [["none pending"]]  # the delivery was stored before the proof was asked for
+    assert no.node.audit.log.held_from("JP")[0] == grown.size  # and the grown checkpoint was witnessed

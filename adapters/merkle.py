@@ -147,6 +147,36 @@ class MerkleTree:
             raise ProofError(f"the tree has {self.size} leaves, not {size}")
 
 
+class _Tracing:
+    """A node store that notes which nodes are read and answers each with a placeholder: which subtrees a
+    root or a proof reads depends on the sizes only, never on the hashes (:func:`nodes_read_by`)."""
+
+    def __init__(self, size: int):
+        self._size, self.read = size, set()
+
+    def get(self, level: int, index: int) -> bytes:
+        self.read.add((level, index))
+        return bytes(32)
+
+    def put(self, level: int, index: int, digest: bytes) -> None:
+        raise ProofError("a traced computation only reads")
+
+    def size(self) -> int:
+        return self._size
+
+
+def nodes_read_by(compute, size: int) -> set[tuple[int, int]]:
+    """The (level, index) of every stored node ``compute(tree)`` reads from a tree of ``size`` leaves, found by
+    running it on placeholders: a store can then read them all at once. Errors (a size out of range) are left
+    to the real run."""
+    tracing = _Tracing(size)
+    try:
+        compute(MerkleTree(tracing))
+    except ProofError:
+        pass
+    return tracing.read
+
+
 # -- verification (RFC 9162 §2.1.3.2, §2.1.4.2): needs nothing but the proof ---------------
 def verify_inclusion(leaf: bytes, index: int, size: int, proof: list[bytes], root: bytes) -> None:
     if not 0 <= index < size:

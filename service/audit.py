@@ -109,8 +109,7 @@ class AuditService:
 
     def consistency(self, old_size: int, new_size: int) -> dict:
         try:
-            old_root, new_root = self.log.root(old_size)[1], self.log.root(new_size)[1]
-            proof = self.log.consistency_proof(old_size, new_size)
+            old_root, new_root, proof = self.log.consistency(old_size, new_size)
         except ProofError as error:
             raise InvalidInput(str(error), field="new_size") from None
         return {"old_size": old_size, "new_size": new_size, "old_root": old_root.hex(), "new_root": new_root.hex(),

@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from adapters.audit_log import AuditLog, leaf_data, verify_checkpoint
-from adapters.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
+from adapters.merkle import MerkleTree, ProofError, leaf_hash, verify_consistency, verify_inclusion
 from adapters.store import EventStore
 from domain.credentials import Credential
 
@@ -119,3 +119,48 @@ def test_editing_a_stored_events_bytes_is_caught_by_recomputing_the_leaves(store
                         target.originator_id.hex if store_url.startswith("sqlite") else target.originator_id,
                         target.originator_version))
     assert recomputed_root(store) != sealed
+
+
+def test_a_consistency_answer_is_the_independent_trees_and_reads_its_nodes_in_a_fixed_number_of_statements(store):
+    """What a partner fetches when our log grew (both roots and PROOF(old, new)), for every pair of sizes of a
+    log sealed in uneven batches, equals an in-memory tree's answer; and it is read in three statements (the
+    size, the leaves, the interior nodes) however many nodes the proof needs, not one statement per node."""
+    from contextlib import contextmanager
+
+    log = AuditLog(store, "o")
+    for batch in (5, 1, 13, 2, 16):
+        fill(store, batch)
+        log.seal()
+    tree = MerkleTree()
+    for n in store.recorder.select_notifications(1, 100):
+        tree.append(leaf_hash(leaf_data(n.originator_id, n.originator_version, n.topic, n.state)))
+    assert tree.size == 37
+    statements = []
+    real = log._transaction
+
+    class Counting:
+        def __init__(self, cursor):
+            self.cursor = cursor
+
+        def execute(self, *args):
+            statements.append(args[0])
+            return self.cursor.execute(*args)
+
+        def __getattr__(self, name):
+            return getattr(self.cursor, name)
+
+    @contextmanager
+    def counted():
+        with real() as cursor:
+            yield Counting(cursor)
+
+    log._transaction = counted
+    for new in range(1, 38):
+        for old in range(1, new + 1):
+            statements.clear()
+            assert log.consistency(old, new) == (tree.root(old), tree.root(new), tree.consistency_proof(old, new))
+            assert len(statements) <= 3, (old, new, statements)
+    with pytest.raises(ProofError):
+        log.consistency(5, 38)
+    with pytest.raises(ProofError):
+        log.consistency(6, 5)

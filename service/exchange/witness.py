@@ -55,6 +55,9 @@ class Witness:
     # verified and found consistent already, so it is answered from here.
     _witnessed: dict = field(default_factory=dict, repr=False)
     _kept: dict = field(default_factory=dict, repr=False)  # the last cosignature kept from each partner
+    # The note whose consistency proof is being fetched from each partner right now (rules 6 and 7): the same
+    # note presented meanwhile does not queue behind that round trip (rule 2a, docs/audit-format.md §3a).
+    _fetching: dict = field(default_factory=dict, repr=False)
 
     @property
     def own_origin(self) -> str:
@@ -78,6 +81,10 @@ class Witness:
         seen = self._witnessed.get(partner)
         if seen is not None and seen[0] == note:
             return seen[1]
+        if self._fetching.get(partner) == note:
+            # Rule 2a: the same note is being witnessed now; it settles it (held and cosigned, or an alarm).
+            # Like a proof that cannot be fetched (rule 6), this one is accepted, not held nor cosigned.
+            return None
         record = self.directory.directory().partner(partner)
         key = jose.public_key(record["directory"]["node_key"]).public_key
         try:
@@ -85,26 +92,30 @@ class Witness:
         except ValueError as error:
             raise BadCheckpoint(f"{partner}'s checkpoint does not verify: {error}") from None
         with self._lock(partner):  # receipts of concurrent deliveries are witnessed one at a time
-            held = self.log.held_from(partner)
-            if held is not None:
-                held_size, held_root, held_note = held
-                if size == held_size and root != held_root:
-                    self._alarm(partner, f"two different trees of {size} leaves: forked", held_note, note)
-                if size < held_size:
-                    # An older checkpoint than one witnessed already: receipts of concurrent deliveries
-                    # come back out of order. It is only an older view of the same history if the
-                    # partner still proves its log extends from it to the tree we hold; a partner that
-                    # truncated or rolled back its log cannot.
-                    if not self._consistent(partner, record, size, root, held_size, held_root, held_note, note,
-                                            shrunk=True):
-                        return None
-                    return self._cosign(note)
-                if size > held_size and not self._consistent(partner, record, held_size, held_root, size, root,
-                                                            held_note, note):
-                    return None  # could not fetch a proof now: witness it at the next exchange
-            self.log.hold(partner, size, root, note)
-            cosignature = self._cosign(note)
-            self._witnessed[partner] = (note, cosignature)
+            try:
+                held = self.log.held_from(partner)
+                if held is not None:
+                    held_size, held_root, held_note = held
+                    if size == held_size and root != held_root:
+                        self._alarm(partner, f"two different trees of {size} leaves: forked", held_note, note)
+                    if size < held_size:
+                        # An older checkpoint than one witnessed already: receipts of concurrent deliveries
+                        # come back out of order. It is only an older view of the same history if the
+                        # partner still proves its log extends from it to the tree we hold; a partner that
+                        # truncated or rolled back its log cannot.
+                        if not self._consistent(partner, record, size, root, held_size, held_root, held_note, note,
+                                                shrunk=True):
+                            return None
+                        return self._cosign(note)
+                    if size > held_size and not self._consistent(partner, record, held_size, held_root, size, root,
+                                                                held_note, note):
+                        return None  # could not fetch a proof now: witness it at the next exchange
+                self.log.hold(partner, size, root, note)
+                cosignature = self._cosign(note)
+                self._witnessed[partner] = (note, cosignature)
+            finally:
+                if self._fetching.get(partner) == note:
+                    del self._fetching[partner]
         return cosignature
 
     def _cosign(self, note: str) -> str:
@@ -119,6 +130,7 @@ class Witness:
     def _consistent(self, partner, record, old_size, old_root, size, root, held_note, note,
                     shrunk: bool = False) -> bool:
         endpoint = (record.get("endpoint") or "").rstrip("/")
+        self._fetching[partner] = note
         try:
             response = self.courier.http.get(f"{endpoint}/audit/proofs/consistency",
                                              params={"old_size": old_size, "new_size": size}, timeout=10)

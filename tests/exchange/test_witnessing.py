@@ -269,3 +269,47 @@ def test_a_delivery_is_stored_before_the_courier_fetches_a_proof_for_the_receipt
     assert request(no) == 1
     assert statuses == [["none pending"]]  # the delivery was stored before the proof was asked for
     assert no.node.audit.log.held_from("JP")[0] == grown.size  # and the grown checkpoint was witnessed
+
+
+def test_rule_2a_the_same_note_presented_while_its_proof_is_fetched_does_not_wait_for_it(nodes, monkeypatch):
+    """Under load a partner's new checkpoint comes in several envelopes at once: the first fetches the proof
+    (rule 6), the others carrying the same note are answered without queueing behind that round trip —
+    accepted, not held nor cosigned, like an envelope whose proof could not be fetched — and the first settles
+    it: held and cosigned."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from service.http.app import create_app
+
+    no, jp = nodes
+    first = checkpoint(no)
+    request(no)
+    request(no)
+    grown = checkpoint(no)
+    assert jp.node.audit.log.held_from("NO")[0] == first.size < grown.size
+    asked, release = threading.Event(), threading.Event()
+    real = jp.node.courier.http.get
+
+    def slow_partner(url, **kwargs):  # NO's proof endpoint answers only when the test says so
+        asked.set()
+        assert release.wait(30)
+        return real(url, **kwargs)
+
+    monkeypatch.setattr(jp.node.courier.http, "get", slow_partner)
+    answers = {}
+    fetching = threading.Thread(target=lambda: answers.update(first=deliver(jp, sealed(no))))
+    fetching.start()
+    try:
+        assert asked.wait(30)  # the first envelope's proof is being fetched
+        with TestClient(create_app(node=jp.node, run_courier=False)) as other:  # another connection to JP
+            second = other.post("/exchange/inbox", content=sealed(no), headers={"Content-Type": "application/jose+json"})
+        assert not release.is_set() and fetching.is_alive()  # answered while the fetch was still under way
+        assert receipt_claims(second)["cosigned_checkpoint"] is None
+        assert jp.node.audit.log.held_from("NO")[0] == first.size
+    finally:
+        release.set()
+        fetching.join(30)
+    assert receipt_claims(answers["first"])["cosigned_checkpoint"].startswith(grown.note)
+    assert jp.node.audit.log.held_from("NO")[0] == grown.size
+    assert jp.node.directory.directory().partners["NO"].get("alarm") is None

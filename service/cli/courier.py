@@ -24,7 +24,7 @@ def courier_run(
     import signal
     import threading
 
-    from service.exchange.courier_runners import CourierThread, child_of_the_node
+    from service.exchange.courier_runners import UNFINISHED, CourierThread, child_of_the_node
     from service.ops.heap import freeze_startup_heap
     from service.ops.observability import configure_logging
 
@@ -33,9 +33,12 @@ def courier_run(
     node = open_node()
     thread = CourierThread(node.courier, interval or settings.courier_interval_seconds or 0.5)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    # A child ignores Ctrl-C (it reaches the whole process group): the node stops it with SIGTERM.
-    signal.signal(signal.SIGINT, signal.SIG_IGN if child else (lambda *_: stop.set()))
+    if child:  # the node stops it by closing its stdin; signals meant for the node are ignored (service/cli/__main__.py)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    else:
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
     thread.start()
     reporter = child_of_the_node(thread, node.metrics, stop) if child else None
     freeze_startup_heap()
@@ -46,6 +49,8 @@ def courier_run(
         reporter.join(timeout=5)  # the last counts reach the node
     err.print("courier stopped" + ("" if finished else "; a delivery under way keeps its lease and is retried"))
     node.close()
+    if not finished:  # the node that started it says so in its log (CourierProcess.stop)
+        raise typer.Exit(UNFINISHED)
 
 
 @courier.command("run-once")

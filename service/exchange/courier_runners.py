@@ -15,6 +15,7 @@ from service.exchange.courier import Courier
 from service.exchange.service import ExchangeService
 
 log = logging.getLogger("cmaa.courier")
+UNFINISHED = 75  # the child's exit status when it stopped with a delivery under way (service/cli/courier.py)
 
 
 class CourierThread:
@@ -85,8 +86,9 @@ class CourierProcess:
         self._supervisor.start()
 
     def _spawn(self) -> None:
+        # Its own process group: a terminal's Ctrl-C and `timeout` signal the node, which stops the child itself.
         process = subprocess.Popen([*self.argv, "--interval", str(self.interval)], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE)
+                                   stdout=subprocess.PIPE, process_group=0)
         os.set_blocking(process.stdin.fileno(), False)
         with self._lock:
             self.process = process
@@ -124,16 +126,22 @@ class CourierProcess:
             self._spawn()
 
     def stop(self, grace: float = 10) -> bool:
-        """SIGTERM: the child finishes the deliveries under way and hands back what it claimed."""
+        """Its stdin closed: the child finishes the deliveries under way and hands back what it claimed (it
+        ignores SIGTERM and SIGINT, which reach it with the node's when systemd stops the control group).
+        Returns False if a delivery was left under way (the child exits with ``UNFINISHED``) or may have been
+        (it failed otherwise, or did not stop in time)."""
         self._stopping.set()
         with self._lock:
             process = self.process
         if process is None or process.poll() is not None:
             return True
-        process.terminate()
+        try:
+            process.stdin.close()
+        except OSError:
+            pass
         try:
             process.wait(timeout=grace + 5)
-            return process.returncode == 0
+            return process.returncode == 0  # UNFINISHED: the child left a delivery under way
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -63,6 +63,44 @@ def test_sigterm_stops_the_node_and_its_courier_child(pair):
     assert "courier stopped" in open(no.log.name, encoding="utf-8").read()
 
 
+def ignores_sigterm(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            mask = next(line for line in status if line.startswith("SigIgn:")).split()[1]
+    except (OSError, StopIteration):
+        return False
+    return bool(int(mask, 16) & (1 << (signal.SIGTERM - 1)))
+
+
+def warnings_and_errors(no) -> list[str]:
+    return [line for line in open(no.log.name, encoding="utf-8").read().splitlines()
+            if '"level": "warning"' in line or '"level": "error"' in line]
+
+
+def test_a_stop_signalled_to_the_node_and_its_child_at_once_is_clean_even_while_the_child_starts(pair):
+    """systemd stops a service by sending SIGTERM to every process of its control group; `timeout` and a
+    terminal's Ctrl-C signal a process group. The child ignores such signals and stops when the node closes
+    its stdin: no child stopped early and replaced during the shutdown ("exited unexpectedly"), no delivery
+    reported still under way, at any moment — also while the child is still starting (a fresh one, signalled
+    as soon as it exists)."""
+    no, jp, no_h, jp_h = pair
+    jp.start()
+    for moment in ("running", "starting"):
+        no.start()
+        child = wait_until(lambda: courier_children(no))[0]
+        if moment == "running":
+            wait_until(lambda: "courier for NO running" in open(no.log.name, encoding="utf-8").read())
+        else:  # its entry point has run (the signals ignored), its imports and the store not yet opened
+            wait_until(lambda: ignores_sigterm(child), interval=0.005)
+        for pid in (no.process.pid, child):
+            os.kill(pid, signal.SIGTERM)
+        no.process.wait(timeout=60)
+        wait_until(lambda: not alive(child), timeout=30)
+        log = open(no.log.name, encoding="utf-8").read()
+        assert "courier stopped" in log, moment
+        assert warnings_and_errors(no) == [], moment
+
+
 def test_an_external_courier_setting_starts_no_child(pair):
     no, jp, no_h, jp_h = pair
     no.start(CMAA_COURIER="external")

@@ -22,7 +22,7 @@ def serve(
     import uvicorn
 
     from service.http.app import create_app
-    from service.http.server import protocol_for
+    from service.http.server import protocol_for, refuse_taken_port
     from service.ops.observability import configure_logging, uvicorn_log_config
 
     settings = Settings()
@@ -30,6 +30,7 @@ def serve(
     if host or port or workers:
         settings = settings.model_copy(update={k: v for k, v in (("host", host), ("port", port),
                                                                  ("api_workers", workers)) if v})
+    refuse_taken_port(settings.host, settings.port, "stop it, or choose another port with --port or CMAA_PORT")
     node, _ = create_or_open(settings, service=True)
     err.print(f"cmaa node {settings.administration} on {settings.endpoint} "
               f"(store: {store_location(settings)}; node key {node.exchange.node_fingerprint()})", highlight=False)

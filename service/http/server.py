@@ -110,3 +110,25 @@ def protocol_for(settings) -> type[NodeProtocol]:
     """The protocol class with this node's bounds (uvicorn builds one instance per connection)."""
     return type("NodeProtocol", (NodeProtocol,), {"header_timeout": settings.header_timeout_seconds,
                                                   "max_connections": settings.max_connections})
+
+
+class PortTaken(OSError):
+    """A listening address another program holds: said in one line with what to do, before anything starts."""
+
+
+def refuse_taken_port(host: str, port: int, hint: str) -> None:
+    """Bind ``host:port`` as the server will (``SO_REUSEADDR``, as uvicorn) and let it go; raise :class:`PortTaken`
+    if that fails, so that a node does not open its store, start its courier and then stop with the server's
+    log lines (``hint``: which option chooses another port)."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            reason = "in use by another program (perhaps another node)" if error.errno == errno.EADDRINUSE \
+                else (error.strerror or str(error)).lower()
+            raise PortTaken(error.errno, f"cannot listen on {host}:{port}: {reason}; {hint}") from None

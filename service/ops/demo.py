@@ -18,7 +18,7 @@ import uvicorn
 
 from service.http.app import create_app
 from service.http.client import post_once
-from service.http.server import protocol_for
+from service.http.server import protocol_for, refuse_taken_port
 from service.node import Node, build_node, initialise
 from service.settings import Settings
 
@@ -46,8 +46,12 @@ class _Server(uvicorn.Server):
 def _start(node: Node) -> _Server:
     server = _Server(uvicorn.Config(create_app(node=node), host="127.0.0.1", port=node.settings.port,
                                     http=protocol_for(node.settings), log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
     while not server.started:
+        if not thread.is_alive():  # uvicorn gave up (it logged why): not a wait for ever
+            raise RuntimeError(f"the demo's {node.settings.administration} node could not start on "
+                               f"127.0.0.1:{node.settings.port}")
         time.sleep(0.05)
     return server
 
@@ -72,6 +76,8 @@ def run_demo(base_port: int, out) -> None:
     root = Path(tempfile.mkdtemp(prefix="cmaa-demo-"))
     nodes, tokens = {}, {}
     ports = (base_port, base_port + 1) if base_port else (_free_port(), _free_port())
+    for port in ports:  # before anything is made: a node of another demo may listen there
+        refuse_taken_port("127.0.0.1", port, "stop it, or choose other ports with --base-port (0 picks free ones)")
     for admin, name, official, port in (("NO", "Norwegian Customs", "no-hansen", ports[0]),
                                         ("JP", "Japan Customs", "jp-tanaka", ports[1])):
         settings = Settings(administration=admin, administration_name=name, data_dir=root / admin.lower(),

@@ -12,7 +12,7 @@ partner's inbox, and then:
   retries later with exponential backoff and jitter.
 
 Under load, envelopes for one partner go several to a request
-(``POST /exchange/inbox/batch``, docs/envelope-format.md §3.4): at most one
+(``POST /exchange/inbox/batch``, docs/envelope-format.md §3.5): at most one
 envelope per case in each, so a case's steps still arrive in order; each is
 answered as if alone and handled as above, and the outcomes of one batch are
 recorded in one transaction. A partner that answers 404 or 405 there gets one

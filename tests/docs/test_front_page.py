@@ -63,3 +63,33 @@ def test_benchmark_figures_live_in_performance_md_not_in_the_readme():
     assert "docs/performance.md" in readme
     assert not re.search(r"\b\d+(\.\d+)? ?(ms|req/s|requests/s)\b", readme)
     assert re.search(r"\b\d+(\.\d+)? ?(ms|req/s|/s)\b", (ROOT / "docs" / "performance.md").read_text())
+
+
+def _anchors(markdown: str) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation but hyphens dropped, spaces to hyphens."""
+    found = set()
+    for heading in re.findall(r"^#{1,6} +(.+?) *$", markdown, flags=re.M):
+        found.add(re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-"))
+    return found
+
+
+def test_every_relative_link_in_the_documents_resolves_within_the_repository():
+    """Every `[text](target)` of README.md and docs/*.md that is not a URL names a file of this repository,
+    and its `#anchor` a heading there (an outside tester followed a link to docs/docs/...)."""
+    broken = []
+    for document in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = document.read_text(encoding="utf-8")
+        text = re.sub(r"```.*?```", "", text, flags=re.S)  # links in code blocks are examples, not links
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue  # https:, mailto:
+            path, _, anchor = target.partition("#")
+            resolved = (document.parent / path).resolve() if path else document
+            where = f"{document.relative_to(ROOT)} -> {target}"
+            if ROOT.resolve() not in resolved.parents and resolved != ROOT.resolve():
+                broken.append(f"{where}: outside the repository")
+            elif not resolved.exists():
+                broken.append(f"{where}: no such file")
+            elif anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved.read_text(encoding="utf-8")):
+                broken.append(f"{where}: no such heading")
+    assert broken == []

@@ -103,7 +103,7 @@ class BatchResults(BaseModel):
           "or one by one"},
     422: {"description": "not a batch: no envelopes, more than the maximum, or an item that is not a string"}})
 async def deliver_envelopes(body: InboxBatch, request: Request, node: NodeDep) -> BatchResults:
-    """Deliver several envelopes in one request (docs/envelope-format.md §3.4). Each is verified, applied and
+    """Deliver several envelopes in one request (docs/envelope-format.md §3.5). Each is verified, applied and
     answered exactly as by `POST /exchange/inbox` — its own receipt, or its own problem and signed rejection — in
     the request's order; the ones applied are stored in one transaction. One envelope's refusal does not affect
     the others. A sender that gets 404 or 405 here (a node without batches) sends one envelope per request."""

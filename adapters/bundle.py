@@ -199,10 +199,14 @@ def verify_bundle(bundle: dict[str, Any], held_checkpoints: tuple[str, ...] = ()
             verdict.add("gap", stream, f"versions {ordered} are not contiguous from 1")
     # 6. Earlier checkpoints, the node's and those held by partners or auditors: the signed
     #    tree must extend each (stops forks: a history rebuilt with the same key).
+    #    A case bundle proves the tree extends each checkpoint the node signed; a checkpoint held elsewhere
+    #    is checked with the proof for its size (a fork gives another root, which that proof fails).
+    proofs: dict[int, list[str] | None] = {}
     for entry in bundle.get("checkpoints", []):
         _check_older(verdict, entry["note"], entry.get("consistency_proof"), origin, key, size, root, tree, full)
+        proofs[_size_of(entry["note"], origin, key)] = entry.get("consistency_proof")
     for note in held_checkpoints:
-        _check_older(verdict, note, None, origin, key, size, root, tree, full)
+        _check_older(verdict, note, proofs.get(_size_of(note, origin, key)), origin, key, size, root, tree, full)
     # 7. Partners' cosignatures: each partner witnessed a checkpoint of this log; it must verify
     #    with the partner's key and be consistent with the tree too.
     for cosignature in bundle.get("cosignatures", []):
@@ -214,8 +218,16 @@ def verify_bundle(bundle: dict[str, Any], held_checkpoints: tuple[str, ...] = ()
             verdict.add("manipulation", f"cosignature by {witness}", f"does not verify: {error}")
             continue
         verdict.cosigned.add(witness)
-        _check_older(verdict, cosignature["note"], None, origin, key, size, root, tree, full)
+        _check_older(verdict, cosignature["note"], proofs.get(_size_of(cosignature["note"], origin, key)), origin,
+                     key, size, root, tree, full)
     return verdict
+
+
+def _size_of(note: str, origin: str, key: Ed25519PublicKey) -> int | None:
+    try:
+        return verify_checkpoint(note, origin, key)[0]
+    except ValueError:
+        return None  # _check_older says why
 
 
 def _check_older(verdict: Verdict, note: str, proof: list[str] | None, origin: str, key: Ed25519PublicKey,
@@ -233,11 +245,14 @@ def _check_older(verdict: Verdict, note: str, proof: list[str] | None, origin: s
         if full and tree.size == size:
             if tree.root(old_size) != old_root:
                 raise ProofError("different history")
+        elif old_size == size:  # the bundle's own tree size: the same root, or another history
+            if old_root != root:
+                raise ProofError("different history")
         elif proof is not None:
             verify_consistency(old_size, size, old_root, root, [bytes.fromhex(p) for p in proof])
         else:
-            verdict.add("notice", f"checkpoint {old_size}", "no consistency proof in a case bundle; "
-                        "export a full bundle to check it")
+            verdict.add("notice", f"checkpoint {old_size}", f"this bundle has no consistency proof from "
+                        f"{old_size} leaves (the node signed no checkpoint of that size); a full bundle checks it")
             return
     except ProofError:
         verdict.add("manipulation", f"checkpoint {old_size}", "the signed tree does not extend this earlier "

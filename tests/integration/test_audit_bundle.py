@@ -170,3 +170,25 @@ def test_a_time_range_bundle_holds_only_events_stored_then_and_verifies(node):
     assert verify_bundle(bundle).ok
     bundle["events"][0]["state"] = "e30="
     assert "manipulation" in kinds(verify_bundle(bundle))
+
+
+def test_a_case_bundle_is_checked_against_checkpoints_held_elsewhere(node):
+    """docs/auditing.md: `cmaa audit verify bundle.json --against checkpoint.txt` on a case bundle. The public
+    checkpoint an auditor took before the export is checked with the bundle's proof for its size, and one of the
+    bundle's own size by its root; a fork (another root, the same key) is caught; no notice for either (an
+    outside tester saw "no consistency proof in a case bundle" and no check)."""
+    from adapters.audit_log import sign_checkpoint
+
+    [case, *_] = node.write(3)
+    earlier = node.seal()  # what `curl $NODE/audit/checkpoint` gave the auditor
+    node.write(2)
+    latest = node.seal()
+    bundle = node.bundle(case.id)
+    assert "all" not in bundle["scope"]
+    for held in (earlier, latest):
+        verdict = verify_bundle(bundle, (held.note,))
+        assert verdict.ok and verdict.problems == [], (held.size, verdict.problems)
+    for size in (earlier.size, latest.size):
+        fork = sign_checkpoint(ORIGIN, size, b"\x07" * 32, node.key)
+        verdict = verify_bundle(bundle, (fork,))
+        assert [(p.kind, "fork" in p.detail) for p in verdict.problems] == [("manipulation", True)], verdict.problems

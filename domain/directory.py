@@ -56,6 +56,9 @@ class Directory(AgreementTerms, Aggregate):
         bad = [r for r in roles if r not in ROLES]
         if not roles or bad:
             raise InvalidInput(f"roles must be a non-empty subset of {', '.join(ROLES)}", field="roles")
+        if not name or not name.strip():
+            # The name is what partners read in the signed directory: an official is designated by name.
+            raise InvalidInput("an official's name is required (the full name partners see)", field="name")
         current = self.officials.get(official_id)
         if current and current["active"]:
             raise InvalidInput(f"official {official_id} is already designated", field="official_id")
@@ -87,6 +90,15 @@ class Directory(AgreementTerms, Aggregate):
             raise NotPermitted(f"{official_id} is not a designated official of {self.administration}")
         if role is not None and role not in record["roles"]:
             raise NotPermitted(f"official {official_id} does not hold the {role} role")
+        return record
+
+    def require_key_holder(self, official_id: str) -> dict:
+        """Signing and encryption keys are for active officials holding the official role: the signed
+        directory publishes only theirs (an auditor, DPO or operator sends no envelopes)."""
+        record = self.require_active(official_id)
+        if "official" not in record["roles"]:
+            raise NotPermitted(f"keys are issued only to officials holding the official role; {official_id} holds "
+                               f"{', '.join(record['roles'])}")
         return record
 
     # -- partner administrations -------------------------------------------------
@@ -183,7 +195,7 @@ class Directory(AgreementTerms, Aggregate):
         if use not in ("sig", "enc"):
             raise InvalidInput("a key's use is sig or enc", field="use")
         if owner != "node":
-            self.require_active(owner)
+            self.require_key_holder(owner)
         if kid in self.keys:
             raise InvalidInput(f"key {kid} is already published", field="kid")
         self._key_published(kid=kid, owner=owner, use=use, public_jwk=public_jwk, valid_from=valid_from,

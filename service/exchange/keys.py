@@ -21,7 +21,7 @@ class KeysAndDirectories:
         """New signing and encryption keys for an official; published in the directory."""
         now = self.clock.now()
         # Validate, then act: no key file is written for an official who cannot publish it.
-        self.directory.directory().require_active(official_id)
+        self.directory.directory().require_key_holder(official_id)
         kids = []
         for use in ("sig", "enc"):
             # Unique by construction: a rotation in the same instant must not reuse the retired kid.
@@ -37,7 +37,7 @@ class KeysAndDirectories:
     def rotate_official_keys(self, official_id: str, by: str) -> list[str]:
         """Retire the official's current keys (they still verify history) and issue new ones."""
         now = self.clock.now()
-        self.directory.directory().require_active(official_id)
+        self.directory.directory().require_key_holder(official_id)
         directory = self.directory.directory_for_update()
         for use in ("sig", "enc"):
             kid = directory.current_key(official_id, use, now)

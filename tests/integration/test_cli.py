@@ -41,6 +41,20 @@ def test_cli_refusals_name_the_rule_and_exit_non_zero(tmp_path):
     assert unknown.returncode == 1 and "nobody" in unknown.stderr
 
 
+def test_keys_are_issued_only_to_designated_officials_and_a_name_is_required(tmp_path):
+    env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}")
+    assert cmaa(env, "init").returncode == 0
+    assert cmaa(env, "officials", "add", "ola", "--name", "Ola Operator", "--role", "operator").returncode == 0
+    for command in ("issue", "rotate"):
+        refused = cmaa(env, "keys", command, "ola")
+        assert refused.returncode == 1, refused.stdout
+        assert "refused: keys are issued only to officials holding the official role" in refused.stderr
+    assert "ola" not in cmaa(env, "keys", "list").stdout
+    blank = cmaa(env, "officials", "add", "x1", "--name", " ", "--role", "official")
+    assert blank.returncode == 1 and "name is required" in blank.stderr
+    assert "x1" not in cmaa(env, "officials", "list").stdout
+
+
 def test_agreement_termination_is_recorded_from_the_cli(tmp_path):
     env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}")
     assert cmaa(env, "init").returncode == 0

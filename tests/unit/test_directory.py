@@ -45,3 +45,25 @@ def test_a_node_cannot_register_itself_as_partner():
     with pytest.raises(InvalidInput):
         directory.register_partner(administration="NO", name="x", agreements=["jp-no-2016"], endpoint=None,
                                    languages=[], by="op", at=AT)
+
+
+def test_an_official_is_designated_with_a_name():
+    directory = Directory(administration="NO", name="Norway")
+    for blank in ("", "   "):
+        with pytest.raises(InvalidInput, match="name is required"):
+            directory.designate_official(official_id="x1", name=blank, email="", roles=["official"], by="op", at=AT)
+    assert "x1" not in directory.officials
+
+
+def test_keys_are_published_only_for_active_officials_holding_the_official_role():
+    directory = Directory(administration="NO", name="Norway")
+    directory.designate_official(official_id="op", name="Ola", email="", roles=["operator"], by="op", at=AT)
+    directory.designate_official(official_id="a", name="A", email="", roles=["official"], by="op", at=AT)
+    key = dict(use="sig", public_jwk={}, valid_from=AT, valid_until=AT.replace(year=2027), by="op", at=AT)
+    with pytest.raises(NotPermitted, match="only to officials holding the official role"):
+        directory.publish_key(kid="k1", owner="op", **key)
+    directory.publish_key(kid="k2", owner="a", **key)
+    directory.revoke_official(official_id="a", reason="left", by="op", at=AT)
+    with pytest.raises(NotPermitted):
+        directory.publish_key(kid="k3", owner="a", **key)
+    assert list(directory.keys) == ["k2"]

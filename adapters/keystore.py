@@ -38,6 +38,7 @@ class KeyStore:
 
         self.directory = directory
         private_dir(self.directory)
+        self._given = bool(passphrase)  # CMAA_KEY_PASSPHRASE; else the generated one in .passphrase
         self._passphrase = (passphrase or self._development_passphrase()).encode()
         self._cache: dict[str, OKPKey] = {}
         self._secrets: dict[str, bytes] = {}
@@ -66,11 +67,12 @@ class KeyStore:
 
     def private(self, kid: str) -> OKPKey:
         if kid not in self._cache:
+            pem = self._path(kid).read_bytes()
             try:
-                raw = serialization.load_pem_private_key(self._path(kid).read_bytes(), password=self._passphrase)
+                raw = serialization.load_pem_private_key(pem, password=self._passphrase)
             except (ValueError, TypeError):
-                raise KeyPassphraseError(f"CMAA_KEY_PASSPHRASE does not open {self._path(kid)}: set the passphrase "
-                                         "the node keys were made with (or the file was altered)") from None
+                damaged = not pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+                raise self._unopened(self._path(kid), damaged) from None
             self._cache[kid] = OKPKey.import_key(raw, parameters={"kid": kid})
         return self._cache[kid]
 
@@ -101,10 +103,21 @@ class KeyStore:
         try:
             secret = AESGCM(self._kek(salt)).decrypt(nonce, blob[len(SYMMETRIC_MAGIC) + 28:], kid.encode())
         except InvalidTag:
-            raise KeyPassphraseError(f"CMAA_KEY_PASSPHRASE does not open {path}: set the passphrase the node keys "
-                                     "were made with (or the file was altered)") from None
+            raise self._unopened(path, damaged=False) from None
         self._secrets[kid] = secret
         return secret
+
+    def _unopened(self, path: Path, damaged: bool) -> KeyPassphraseError:
+        """What to say when a key file does not open: damaged, or another passphrase than the one in use."""
+        restore = "restore the keys from a backup with `cmaa restore`"
+        if damaged:
+            return KeyPassphraseError(f"the key file {path} is damaged (not an encrypted private key): {restore}")
+        if self._given:
+            return KeyPassphraseError(f"CMAA_KEY_PASSPHRASE does not open {path}: set the passphrase the node keys "
+                                      f"were made with; if the file was altered, {restore}")
+        return KeyPassphraseError(f"the key file {path} does not open with this node's generated passphrase "
+                                  f"({self.directory / '.passphrase'}): it was made under a passphrase (set "
+                                  f"CMAA_KEY_PASSPHRASE to it), or it is damaged ({restore})")
 
     def _kek(self, salt: bytes) -> bytes:
         return Scrypt(salt=salt, length=32, n=2**14, r=8, p=1).derive(self._passphrase)

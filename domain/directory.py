@@ -20,6 +20,15 @@ from domain.errors import InvalidInput, NotFound, NotPermitted
 ROLES = ("official", "auditor", "dpo", "operator")
 # An official id names key files and key ids: lower-case letters, digits, '.', '_', '-' (the API's pattern too).
 OFFICIAL_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+ADMINISTRATION_PATTERN = r"^[A-Z]{2}$"  # ISO 3166 alpha-2, as the API's AdminCode
+
+
+def require_administration_code(administration: str) -> str:
+    """An administration is named by its ISO 3166 alpha-2 code (checked before any rule about it is asked)."""
+    if not re.fullmatch(ADMINISTRATION_PATTERN, administration):
+        raise InvalidInput(f"administration {administration!r}: an administration code is 2 capital letters "
+                           "(ISO 3166 alpha-2), such as JP or SE", field="administration")
+    return administration
 
 
 def directory_id(administration: str) -> UUID:
@@ -113,6 +122,7 @@ class Directory(AgreementTerms, Aggregate):
         by: str,
         at: datetime,
     ):
+        require_administration_code(administration)
         if administration == self.administration:
             raise InvalidInput("a node does not register its own administration as a partner", field="administration")
         if not agreements:

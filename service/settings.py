@@ -14,6 +14,10 @@ WEAK_PASSPHRASES = {"changeme", "change-me", "password", "passphrase", "secret",
                     "development", "0000000000000000", "correct horse battery staple"}
 
 
+class SettingsFileError(ValueError):
+    """A ``CMAA_<NAME>_FILE`` names a file that cannot be read: a configuration error, like a bad setting."""
+
+
 class SecretFiles(PydanticBaseSettingsSource):
     """``CMAA_<NAME>_FILE=/run/secrets/x``: the setting read from that file (Docker and systemd secrets), so
     passphrases and URLs with passwords stay out of the environment. ``CMAA_<NAME>`` itself wins if set."""
@@ -31,7 +35,8 @@ class SecretFiles(PydanticBaseSettingsSource):
                 try:
                     found[name] = Path(path).read_text().strip()
                 except OSError as error:
-                    raise ValueError(f"CMAA_{name.upper()}_FILE: cannot read {path}: {error.strerror}") from None
+                    raise SettingsFileError(f"CMAA_{name.upper()}_FILE: cannot read {path}: {error.strerror} (point it "
+                                            f"at the file holding the setting, or unset it)") from None
         return found
 
 

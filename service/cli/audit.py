@@ -68,16 +68,24 @@ def audit_verify(
     URL with the auditor's credential. Exit 0 when it verifies."""
     from rich.progress import Progress
 
-    from adapters.bundle import verify_bundle
+    from adapters.bundle import BUNDLE_TYPE, verify_bundle
 
+    remote = source.startswith(("http://", "https://"))
+    # The credential is read first: a file that is missing is the token file's error, not the bundle's.
+    token = _token(token_file) if remote else ""
     try:
-        if source.startswith(("http://", "https://")):
-            bundle = fetch_bundle(source, token_file, case, purpose, ca_file)
+        if remote:
+            bundle = fetch_bundle(source, token, case, purpose, ca_file)
         else:
             bundle = json.loads(Path(source).read_text())
     except (OSError, ValueError) as error:
         err.print(f"[red]cannot read the bundle:[/red] {error}", highlight=False)
         raise typer.Exit(2) from None
+    if not isinstance(bundle, dict) or bundle.get("type") != BUNDLE_TYPE:
+        # Not tampering: not a bundle at all (another JSON file, an empty object).
+        err.print(f"[red]not an audit bundle:[/red] {source} holds no \"type\": \"{BUNDLE_TYPE}\"; give a file "
+                  "written by `cmaa audit export` (or GET /audit/bundle)", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("re-hashing events", total=len(bundle.get("events", [])))
         verdict = verify_bundle(bundle, tuple(p.read_text() for p in against),
@@ -94,13 +102,17 @@ def audit_verify(
     raise typer.Exit(1)
 
 
-def fetch_bundle(base_url: str, token_file: Path | None, case: str | None, purpose: str, ca_file: Path | None) -> dict:
-    """GET <node>/audit/bundle as the auditor whose credential is given; the node records the read."""
+def _token(token_file: Path | None) -> str:
+    """The auditor's credential: --token-file (a missing file is reported as such), else CMAA_TOKEN."""
     import os
 
+    return token_file.read_text().strip() if token_file else os.environ.get("CMAA_TOKEN", "").strip()
+
+
+def fetch_bundle(base_url: str, token: str, case: str | None, purpose: str, ca_file: Path | None) -> dict:
+    """GET <node>/audit/bundle as the auditor whose credential is given; the node records the read."""
     import httpx
 
-    token = token_file.read_text().strip() if token_file else os.environ.get("CMAA_TOKEN", "").strip()
     if not token:
         raise ValueError("fetching from a node needs the auditor's credential: --token-file or CMAA_TOKEN")
     params = {"purpose": purpose, **({"case_id": case} if case else {})}

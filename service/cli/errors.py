@@ -26,14 +26,11 @@ def _describe(error: BaseException) -> tuple[int, str]:
     from adapters.keystore import KeyPassphraseError
     from adapters.store import StoreConfigError
     from service.cli.common import NoNode
+    from service.settings import SettingsFileError
 
     if isinstance(error, ValidationError):
-        lines = []
-        for item in error.errors():
-            setting = "CMAA_" + "_".join(str(p) for p in item["loc"]).upper() if item["loc"] else "settings"
-            lines.append(f"configuration error|{setting}: {item['msg']}")
-        return 2, "\n".join(lines)
-    if isinstance(error, StoreConfigError):
+        return 2, "\n".join(f"configuration error|{_setting_problem(item)}" for item in error.errors())
+    if isinstance(error, (StoreConfigError, SettingsFileError)):
         return 2, f"configuration error|{error}"
     if isinstance(error, (NoNode, KeyPassphraseError)):
         return 1, f"error|{error}"
@@ -42,17 +39,45 @@ def _describe(error: BaseException) -> tuple[int, str]:
         reason = " ".join(str(error).split())[:300] or type(error).__name__
         return 3, (f"store unavailable|{_store_name()}: {reason} (check CMAA_DATABASE_URL and that the database "
                    "server is running)")
+    damaged = _damaged_store(error)
+    if damaged:
+        return 1, (f"store damaged|{_store_name()} cannot be read ({damaged}): restore the node from a backup "
+                   "(`cmaa restore`), or set CMAA_DATABASE_URL to the node's store")
     if isinstance(error, OSError):
         where = f": {error.filename}" if error.filename else ""
         return 1, f"error|{error.strerror or _first_line(error)}{where}"
     return 1, f"error|{type(error).__name__}: {_first_line(error)}"
 
 
+def _setting_problem(item: dict) -> str:
+    """One pydantic error as the operator reads it: the setting and the message, without pydantic's
+    "Value error, " prefix; a message that names its setting(s) itself is shown alone."""
+    message = item["msg"].removeprefix("Value error, ")
+    if not item["loc"]:
+        return message
+    setting = "CMAA_" + "_".join(str(p) for p in item["loc"]).upper()
+    return message if message.startswith(setting) else f"{setting}: {message}"
+
+
+def _damaged_store(error: BaseException) -> str | None:
+    """The SQLite file's complaint when the store is not a database (damaged, or another file), else None."""
+    import sqlite3
+
+    seen = error
+    while seen is not None:
+        if isinstance(seen, sqlite3.DatabaseError) and any(
+                s in str(seen) for s in ("file is not a database", "database disk image is malformed")):
+            return str(seen)
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+    return None
+
+
 def _expected(error: BaseException) -> bool:
     from adapters.keystore import KeyPassphraseError
     from service.cli.common import NoNode
 
-    return isinstance(error, (NoNode, KeyPassphraseError, OSError)) or _unreachable_store(error)
+    return (isinstance(error, (NoNode, KeyPassphraseError, OSError)) or _unreachable_store(error)
+            or _damaged_store(error) is not None)
 
 
 def _unreachable_store(error: BaseException) -> bool:

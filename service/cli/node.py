@@ -84,7 +84,15 @@ def export_openapi(
         out.print(f"wrote {guide}")
 
 
-def demo(base_port: Annotated[int, typer.Option(help="First of two loopback ports; 0 picks free ones")] = 8710) -> None:
+def _demo_port(value: int) -> int:
+    if not 0 <= value <= 65534:
+        raise typer.BadParameter(f"{value} is not a port the demo can use: give 1-65534 (the demo listens on it "
+                                 "and the next), or 0 for two free ones")
+    return value
+
+
+def demo(base_port: Annotated[int, typer.Option(callback=_demo_port, help="First of two loopback ports (it and "
+                                                "the next); 0 picks free ones")] = 8710) -> None:
     """Two nodes (Norway, Japan) on loopback walk one case end to end."""
     from service.ops.demo import run_demo
 

@@ -14,7 +14,7 @@ from adapters import tokens
 from adapters.store import EventStore
 from domain.agreements import Agreements
 from domain.credentials import Credential, credential_id
-from domain.directory import Directory, directory_id
+from domain.directory import Directory, directory_id, require_administration_code
 from domain.errors import NotFound, NotPermitted
 from service.principal import Principal
 
@@ -161,6 +161,7 @@ class DirectoryService:
 
     def register_partner(self, *, by: str, administration: str, name: str, agreements: list[str],
                          endpoint: str | None = None, languages: list[str] | None = None) -> Directory:
+        require_administration_code(administration)  # "ZZZ" is not a code, before "ZZZ is not a party"
         for agreement in agreements:
             self.agreements.get(agreement).require_parties(self.administration, administration)
         return self._change("register_partner", by=by, administration=administration, name=name,

@@ -191,6 +191,48 @@ def test_every_error_class_is_one_or_two_lines_and_debug_shows_the_traceback(nod
     assert debug.returncode != 0 and "Traceback" in debug.stderr and "FileNotFoundError" in debug.stderr
 
 
+def test_each_error_names_its_cause_and_its_fix_with_the_documented_exit_code(node_env, tmp_path):
+    """What an operator met: every message says what is wrong (naming the file or option) and what to do."""
+    import shutil
+
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "cmaa.db").write_text("not a database " * 20)
+    damaged = tmp_path / "damaged"
+    shutil.copytree(tmp_path / "data", damaged)
+    (damaged / "keys" / "node-sig.pem").write_text("xx\n")
+    (tmp_path / "empty.json").write_text("{}")
+    cases = {
+        "missing passphrase file": ({**node_env, "CMAA_KEY_PASSPHRASE_FILE": str(tmp_path / "absent")}, ("keys", "list"),
+                                    2, f"configuration error: CMAA_KEY_PASSPHRASE_FILE: cannot read {tmp_path / 'absent'}"),
+        "corrupt store": ({**node_env, "CMAA_DATA_DIR": str(corrupt),
+                           "CMAA_DATABASE_URL": f"sqlite:///{corrupt / 'cmaa.db'}"}, ("officials", "list"), 1,
+                          f"store damaged: {corrupt / 'cmaa.db'} cannot be read (file is not a database): restore"),
+        "damaged key, no passphrase": ({**node_env, "CMAA_DATA_DIR": str(damaged),
+                                        "CMAA_DATABASE_URL": f"sqlite:///{damaged / 'cmaa.db'}"},
+                                       ("keys", "fingerprint"), 1,
+                                       f"the key file {damaged / 'keys' / 'node-sig.pem'} is damaged"),
+        "missing token file": (node_env, ("audit", "verify", "http://127.0.0.1:9", "--token-file",
+                                          str(tmp_path / "absent.token")), 1, str(tmp_path / "absent.token")),
+        "not a bundle": (node_env, ("audit", "verify", str(tmp_path / "empty.json")), 2, "not an audit bundle"),
+        "demo port": (node_env, ("demo", "--base-port", "70000"), 2, "'--base-port': 70000 is not a port"),
+        "administration code": (node_env, ("partners", "add", "ZZZ", "--name", "Z", "--agreement", "jp-no-2016"), 1,
+                                "an administration code is 2 capital letters"),
+        "model validator": ({**node_env, "CMAA_TLS_CERT": str(tmp_path / "absent.pem")}, ("keys", "list"), 2,
+                            "configuration error: CMAA_TLS_CERT and CMAA_TLS_KEY are set together"),
+        "field validator": ({**node_env, "CMAA_ADMINISTRATION": "nor"}, ("keys", "list"), 2,
+                            "configuration error: CMAA_ADMINISTRATION must be a two-letter"),
+    }
+    for name, (env, args, code, says) in cases.items():
+        result = cmaa(env, *args)
+        assert (result.returncode, name) == (code, name), result.stderr
+        assert says in result.stderr, f"{name}: {result.stderr}"
+        for wrong in ("ValueError", "Value error", "settings:", "CMAA_PORT", "manipulation", "not a party",
+                      "cannot read the bundle", "CMAA_KEY_PASSPHRASE does not open", "Traceback", "DatabaseError"):
+            assert wrong not in result.stderr + result.stdout, f"{name}: {result.stderr}"
+        assert len(result.stderr.strip().splitlines()) <= 2, f"{name}: {result.stderr}"
+
+
 def test_version_is_printed():
     from importlib.metadata import version
 

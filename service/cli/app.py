@@ -55,6 +55,7 @@ def options(
 ) -> None:
     """cmaa-exchange: the customs mutual-assistance node."""
     common.DEBUG = debug
+    errors.operator_logging()
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from rich.console import Console
 from rich.markup import escape
 
@@ -99,3 +101,34 @@ def _store_name() -> str:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0]
+
+
+class OperatorLogFormatter(logging.Formatter):
+    """A log line of a one-shot command as a person reads it: ``warning: <message> (partner JP, reason: ...)``
+    — the fields that explain it, which the bare message (Python's last-resort handler) left out; an
+    exception's class, and its traceback only with ``cmaa --debug``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from service.cli import common
+        from service.ops.observability import _STANDARD
+
+        fields = [(key, value) for key, value in vars(record).items() if key not in _STANDARD]
+        text = f"{record.levelname.lower()}: {record.getMessage()}"
+        if record.exc_info and record.exc_info[0] is not None:
+            fields.append(("error", record.exc_info[0].__name__))
+        if fields:
+            text += " (" + ", ".join(f"{key}: {value}" for key, value in fields) + ")"
+        if common.DEBUG and record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def operator_logging() -> None:
+    """Warnings and errors the node logs while a command runs, on stderr with their reasons. `cmaa serve` and
+    `cmaa courier run` replace this with JSON lines (service.ops.observability.configure_logging)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(OperatorLogFormatter())
+    logger = logging.getLogger("cmaa")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False

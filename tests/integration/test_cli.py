@@ -208,3 +208,17 @@ def test_an_operator_refreshes_a_partner_directory_and_sees_the_outcome_in_the_p
     listing = cmaa(env, "partners", "list").stdout
     assert "failed" in listing and "(operator)" in listing and "unreachable" in listing
     assert cmaa(env, "partners", "refresh-directory", "SE").returncode == 1
+
+
+def test_a_warning_logged_during_a_command_says_which_partner_and_why(tmp_path):
+    """The node's log lines reach the operator of a one-shot command with their reasons, not as a bare message."""
+    env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}")
+    assert cmaa(env, "init").returncode == 0
+    assert cmaa(env, "partners", "add", "JP", "--name", "Japan Customs", "--agreement", "jp-no-2016",
+                "--endpoint", "http://127.0.0.1:9").returncode == 0
+    result = cmaa(env, "partners", "refresh-directory", "JP")
+    assert result.returncode == 1
+    logged = [line for line in result.stderr.splitlines() if "partner directory not refreshed" in line]
+    assert logged == ["warning: partner directory not refreshed (partner: JP, trigger: operator, reason: no directory "
+                      "imported yet: import one by hand first, to pin the partner's node key)"], result.stderr
+    assert len(result.stderr.strip().splitlines()) == 2

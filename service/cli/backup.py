@@ -26,8 +26,9 @@ def backup(
     except BackupError as error:
         err.print(f"[red]backup failed:[/red] {error}", highlight=False)
         raise typer.Exit(1) from None
-    out.print(f"backed up {manifest['store']} and the keys to {dest}; Merkle log {manifest['log_size']} leaves, "
-              f"root {manifest['log_root']}")
+    keys = keys_output.resolve() if keys_output else dest.resolve() / manifest["keys"]
+    out.print(f"backed up the store to {dest.resolve() / manifest['store']} and the keys to {keys}; Merkle log "
+              f"{manifest['log_size']} leaves, root {manifest['log_root']}", highlight=False)
 
 
 def restore(

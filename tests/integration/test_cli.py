@@ -222,3 +222,14 @@ def test_a_warning_logged_during_a_command_says_which_partner_and_why(tmp_path):
     assert logged == ["warning: partner directory not refreshed (partner: JP, trigger: operator, reason: no directory "
                       "imported yet: import one by hand first, to pin the partner's node key)"], result.stderr
     assert len(result.stderr.strip().splitlines()) == 2
+
+
+def test_backup_says_where_the_store_and_the_keys_went(tmp_path):
+    env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}",
+                  CMAA_BACKUP_PASSPHRASE="a-long-backup-passphrase")
+    assert cmaa(env, "init").returncode == 0
+    result = cmaa(env, "backup", str(tmp_path / "backups" / "today"), "--keys-output",
+                  str(tmp_path / "vault" / "today.keys.enc"))
+    assert result.returncode == 0, result.stderr
+    assert f"the keys to {tmp_path / 'vault' / 'today.keys.enc'};" in result.stdout
+    assert f"the store to {tmp_path / 'backups' / 'today'}/" in result.stdout

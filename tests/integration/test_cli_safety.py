@@ -203,8 +203,9 @@ def test_each_error_names_its_cause_and_its_fix_with_the_documented_exit_code(no
     (damaged / "keys" / "node-sig.pem").write_text("xx\n")
     (tmp_path / "empty.json").write_text("{}")
     cases = {
-        "missing passphrase file": ({**node_env, "CMAA_KEY_PASSPHRASE_FILE": str(tmp_path / "absent")}, ("keys", "list"),
-                                    2, f"configuration error: CMAA_KEY_PASSPHRASE_FILE: cannot read {tmp_path / 'absent'}"),
+        "missing passphrase file": ({**node_env, "CMAA_KEY_PASSPHRASE_FILE": str(tmp_path / "absent")},
+                                    ("keys", "list"), 2,
+                                    f"configuration error: CMAA_KEY_PASSPHRASE_FILE: cannot read {tmp_path / 'absent'}"),
         "corrupt store": ({**node_env, "CMAA_DATA_DIR": str(corrupt),
                            "CMAA_DATABASE_URL": f"sqlite:///{corrupt / 'cmaa.db'}"}, ("officials", "list"), 1,
                           f"store damaged: {corrupt / 'cmaa.db'} cannot be read (file is not a database): restore"),

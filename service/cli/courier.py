@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from service.cli.common import err, open_node, out
+from service.cli.common import err, open_node, out, store_location
 from service.settings import Settings
 
 courier = typer.Typer(help="Delivery of outgoing envelopes.", no_args_is_help=True)
@@ -42,7 +42,8 @@ def courier_run(
     thread.start()
     reporter = child_of_the_node(thread, node.metrics, stop) if child else None
     freeze_startup_heap()
-    err.print(f"cmaa courier for {settings.administration} running (store: {settings.store_url.split('@')[-1]})")
+    err.print(f"cmaa courier for {settings.administration} running (store: {store_location(settings)})",
+              highlight=False)
     stop.wait()
     finished = thread.stop(settings.shutdown_grace_seconds)
     if reporter is not None:

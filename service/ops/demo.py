@@ -19,6 +19,7 @@ import uvicorn
 from service.http.app import create_app
 from service.http.client import post_once
 from service.http.server import protocol_for, refuse_taken_port
+from service.identity import store_location
 from service.node import Node, build_node, initialise
 from service.settings import Settings
 
@@ -87,7 +88,7 @@ def run_demo(base_port: int, out) -> None:
         node.designate_official(by="demo", official_id=official, name=official, roles=["official"])
         tokens[admin] = {"Authorization": f"Bearer {node.directory.issue_credential(by='demo', official_id=official)}"}
         nodes[admin] = node
-        out.print(f"[bold]{admin}[/bold] node at {settings.endpoint}, store {settings.store_url}, "
+        out.print(f"[bold]{admin}[/bold] node at {settings.endpoint}, store {store_location(settings)}, "
                   f"node key fingerprint {node.exchange.node_fingerprint()}")
     for a, b in (("NO", "JP"), ("JP", "NO")):
         nodes[a].directory.register_partner(by="demo", administration=b, name=nodes[b].settings.administration_name,

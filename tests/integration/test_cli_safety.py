@@ -91,6 +91,25 @@ def test_init_says_it_creates_a_node_and_prints_absolute_paths(tmp_path):
     assert "creating" not in again.stderr
 
 
+def test_the_courier_names_its_store_by_absolute_path(tmp_path):
+    """Every command prints absolute paths (docs/operator-guide.md): also the courier's start line."""
+    import signal
+
+    home = tmp_path / "home"
+    home.mkdir()
+    env = cli_env(Path("relative/data"), "sqlite:///relative/data/cmaa.db")
+    assert run(env, "init", cwd=home).returncode == 0
+    path = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
+    courier = subprocess.Popen([sys.executable, "-m", "service.cli", "courier", "run"], cwd=home, text=True,
+                               env={**env, "PYTHONPATH": path}, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    try:
+        line = next(line for line in courier.stderr if "running" in line)
+    finally:
+        courier.send_signal(signal.SIGTERM)
+        courier.communicate(timeout=30)
+    assert f"cmaa courier for NO running (store: {home / 'relative' / 'data' / 'cmaa.db'})" in line
+
+
 def test_a_store_of_another_administration_is_refused_by_every_command(node_env, tmp_path):
     before = snapshot(tmp_path / "data")
     for args in (("keys", "fingerprint"), ("init",), ("officials", "list"), ("backup", str(tmp_path / "b"))):

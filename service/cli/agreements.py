@@ -59,4 +59,6 @@ def agreements_set_parameter(
     directory = refusing(lambda: node.directory.set_agreement_parameter(
         by=BY, agreement=agreement_id, parameter=parameter, value=parsed))
     profile = node.agreements.get(agreement_id)
-    out.print(json.dumps(directory.parameters_of(profile)[parameter]), highlight=False, soft_wrap=True)
+    recorded = directory.parameters_of(profile)[parameter]
+    out.print(f"{agreement_id} {parameter} set to {json.dumps(recorded['value'])} ({recorded['article']}); recorded "
+              f"by {recorded['by']} at {recorded['at']}", highlight=False, soft_wrap=True)

@@ -39,6 +39,21 @@ for group, name in ((officials, "officials"), (credentials, "credentials"), (par
     app.add_typer(group, name=name)
 
 
+def _unwrap_help(group: typer.Typer) -> None:
+    """Each command's help as flowing paragraphs: typer's rich help keeps a docstring's line breaks, which
+    in the command lists and at another terminal width broke sentences in the middle."""
+    import inspect
+
+    for info in group.registered_commands:
+        text = info.help or inspect.getdoc(info.callback) or ""
+        info.help = "\n\n".join(" ".join(paragraph.split()) for paragraph in text.split("\n\n")) or None
+    for sub in group.registered_groups:
+        _unwrap_help(sub.typer_instance)
+
+
+_unwrap_help(app)
+
+
 def _version(value: bool) -> None:
     if value:
         from importlib.metadata import version

@@ -86,7 +86,8 @@ def audit_verify(
         err.print(f"[red]not an audit bundle:[/red] {source} holds no \"type\": \"{BUNDLE_TYPE}\"; give a file "
                   "written by `cmaa audit export` (or GET /audit/bundle)", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
-    with Progress(console=err, transient=True) as progress:
+    # On a terminal only: a transient bar ends by printing an empty line when stderr is a file or a pipe.
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("re-hashing events", total=len(bundle.get("events", [])))
         verdict = verify_bundle(bundle, tuple(p.read_text() for p in against),
                                 progress=lambda n: progress.advance(task, n))

@@ -69,8 +69,9 @@ def test_a_deployment_parameter_is_set_from_the_cli(tmp_path):
     assert cmaa(env, "init").returncode == 0
     result = cmaa(env, "agreements", "set-parameter", "nordic-1981", "recovery.minimum", '{"NOK": "2500"}')
     assert result.returncode == 0, result.stderr
-    assert '"NOK": "2500"' in result.stdout and '"article": "Nordic Art. 10(2)"' in result.stdout
-    assert '"by": "cli:' in result.stdout
+    line = result.stdout.strip()
+    assert line.startswith('nordic-1981 recovery.minimum set to {"NOK": "2500"} (Nordic Art. 10(2)); recorded by cli:')
+    assert "\n" not in line and '"article"' not in line  # a sentence, not the directory's JSON record
 
 
 def test_a_bad_setting_is_named_at_start_up(tmp_path):
@@ -233,3 +234,18 @@ def test_backup_says_where_the_store_and_the_keys_went(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"the keys to {tmp_path / 'vault' / 'today.keys.enc'};" in result.stdout
     assert f"the store to {tmp_path / 'backups' / 'today'}/" in result.stdout
+
+
+def test_help_flows_in_sentences_and_a_verified_bundle_prints_no_blank_line(tmp_path):
+    import os
+
+    env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}", COLUMNS="200")
+    listing = cmaa(env, "audit", "--help").stdout
+    assert "node key); recorded as a read. Auditors can also fetch it" in listing  # not broken after "key);"
+    assert "its last refresh from the partner's endpoint" in cmaa(env, "partners", "--help").stdout
+    assert cmaa(env, "init").returncode == 0
+    assert cmaa(env, "audit", "export", "--output", str(tmp_path / "bundle.json")).returncode == 0
+    verified = cmaa({**env, "COLUMNS": os.environ.get("COLUMNS", "80")}, "audit", "verify",
+                    str(tmp_path / "bundle.json"))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.stderr == "" and verified.stdout.startswith("VERIFIED: ")

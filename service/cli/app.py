@@ -54,6 +54,31 @@ def _unwrap_help(group: typer.Typer) -> None:
 _unwrap_help(app)
 
 
+def _plain_placeholders() -> None:
+    """The usage line and the options' types as an operator reads them. The typer we pin writes a required
+    argument as ``{dest}`` (read as a template placeholder left unfilled) and gives every flag the type
+    ``<bool>`` (a flag takes no value). Here: click's own ``DEST`` / ``[DEST]``, and no type after a flag."""
+    from typer.core import TyperArgument, TyperOption
+
+    if hasattr(TyperArgument, "_usage_display_name"):
+        def usage_name(self) -> str:
+            name = self.display_name_raw.upper()
+            name = name if self.required else f"[{name}]"
+            return name + ("..." if self.nargs != 1 else "")
+
+        TyperArgument._usage_display_name = usage_name
+    if hasattr(TyperOption, "display_type_rich"):
+        typed = TyperOption.display_type_rich
+
+        def type_shown(self, ctx):
+            return None if self.is_flag and self.metavar is None else typed(self, ctx)
+
+        TyperOption.display_type_rich = type_shown
+
+
+_plain_placeholders()
+
+
 def _version(value: bool) -> None:
     if value:
         from importlib.metadata import version

@@ -249,3 +249,13 @@ def test_help_flows_in_sentences_and_a_verified_bundle_prints_no_blank_line(tmp_
                     str(tmp_path / "bundle.json"))
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert verified.stderr == "" and verified.stdout.startswith("VERIFIED: ")
+
+
+def test_help_names_arguments_plainly_and_gives_flags_no_type():
+    import os
+
+    env = {**os.environ, "COLUMNS": "200"}
+    restore = cmaa(env, "restore", "--help").stdout
+    assert " restore [OPTIONS] SRC " in restore and "{src}" not in restore
+    assert "<path>" in restore and "<bool>" not in restore  # --force takes no value
+    assert " audit verify [OPTIONS] SOURCE " in cmaa(env, "audit", "verify", "--help").stdout

@@ -101,6 +101,11 @@ class Directory(AgreementTerms, Aggregate):
             raise NotPermitted(f"official {official_id} does not hold the {role} role")
         return record
 
+    def publishes_keys_of(self, official_id: str) -> bool:
+        """Whether the signed directory publishes this official's keys: active and holding the official role."""
+        record = self.officials.get(official_id)
+        return record is not None and record["active"] and "official" in record["roles"]
+
     def require_key_holder(self, official_id: str) -> dict:
         """Signing and encryption keys are for active officials holding the official role: the signed
         directory publishes only theirs (an auditor, DPO or operator sends no envelopes)."""

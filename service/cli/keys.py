@@ -28,10 +28,12 @@ def keys_rotate(official_id: str) -> None:
 
 @keys.command("list")
 def keys_list() -> None:
-    """This node's published keys with their validity."""
+    """This node's officials' keys with their validity, and whether the signed directory publishes them
+    (not once the official is revoked)."""
     directory = open_node().directory.directory()
-    print_columns(("kid", "owner", "use", "valid from", "valid until"),
-                  [(kid, key["owner"], key["use"], key["valid_from"].isoformat(), key["valid_until"].isoformat())
+    print_columns(("kid", "owner", "use", "valid from", "valid until", "published"),
+                  [(kid, key["owner"], key["use"], key["valid_from"].isoformat(), key["valid_until"].isoformat(),
+                    "yes" if directory.publishes_keys_of(key["owner"]) else "no")
                    for kid, key in sorted(directory.keys.items())])
 
 

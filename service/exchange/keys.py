@@ -56,9 +56,9 @@ class KeysAndDirectories:
         node_key = self.keystore.node_signing_key()
         officials: dict[str, dict] = {}
         for kid, key in sorted(directory.keys.items()):
-            record = directory.officials.get(key["owner"])
-            if record is None or not record["active"] or "official" not in record["roles"]:
+            if not directory.publishes_keys_of(key["owner"]):
                 continue
+            record = directory.officials[key["owner"]]
             entry = officials.setdefault(key["owner"], {"name": record["name"], "keys": []})
             entry["keys"].append({"kid": kid, "use": key["use"], "jwk": key["jwk"],
                                   "valid_from": key["valid_from"].isoformat(),

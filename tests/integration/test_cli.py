@@ -50,6 +50,11 @@ def test_keys_are_issued_only_to_designated_officials_and_a_name_is_required(tmp
         assert refused.returncode == 1, refused.stdout
         assert "refused: keys are issued only to officials holding the official role" in refused.stderr
     assert "ola" not in cmaa(env, "keys", "list").stdout
+    # A revoked official's keys stay listed (they verify history) but are no longer published.
+    assert cmaa(env, "officials", "add", "kari", "--name", "Kari Hansen", "--role", "official").returncode == 0
+    assert cmaa(env, "officials", "revoke", "kari", "--reason", "left").returncode == 0
+    listed = [line.split() for line in cmaa(env, "keys", "list").stdout.splitlines()[1:]]
+    assert [(row[1], row[-1]) for row in listed] == [("kari", "no"), ("kari", "no")]
     blank = cmaa(env, "officials", "add", "x1", "--name", " ", "--role", "official")
     assert blank.returncode == 1 and "name is required" in blank.stderr
     assert "x1" not in cmaa(env, "officials", "list").stdout

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from service.cli.common import err, existing_settings, out
+from service.cli.common import err, existing_settings, out, store_location
 from service.settings import Settings
 
 
@@ -41,10 +41,12 @@ def restore(
     from adapters.backup import BackupError
     from service.ops.backups import restore_node
 
+    settings = Settings()
     try:
-        manifest = restore_node(Settings(), src, keys, force=force)
+        manifest = restore_node(settings, src, keys, force=force)
     except BackupError as error:
         err.print(f"[red]restore failed:[/red] {error}", highlight=False)
         raise typer.Exit(1) from None
-    out.print(f"restored {manifest['store']} and {len(manifest['restored_keys'])} key file(s); the log reproduces "
-              f"the backup's checkpoint ({manifest['log_size']} leaves, root {manifest['log_root']})")
+    out.print(f"restored the store {store_location(settings)} and {len(manifest['restored_keys'])} key file(s) in "
+              f"{settings.keys_dir.resolve()} from {src.resolve()}; the log reproduces the backup's checkpoint "
+              f"({manifest['log_size']} leaves, root {manifest['log_root']})", highlight=False)

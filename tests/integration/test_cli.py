@@ -239,6 +239,15 @@ def test_backup_says_where_the_store_and_the_keys_went(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"the keys to {tmp_path / 'vault' / 'today.keys.enc'};" in result.stdout
     assert f"the store to {tmp_path / 'backups' / 'today'}/" in result.stdout
+    import shutil
+
+    shutil.rmtree(tmp_path / "data")
+    (tmp_path / "cmaa.db").unlink()
+    restored = cmaa(env, "restore", str(tmp_path / "backups" / "today"), "--keys",
+                    str(tmp_path / "vault" / "today.keys.enc"))
+    assert restored.returncode == 0, restored.stderr
+    assert f"restored the store {tmp_path / 'cmaa.db'} and " in restored.stdout
+    assert f"key file(s) in {tmp_path / 'data' / 'keys'} from {tmp_path / 'backups' / 'today'};" in restored.stdout
 
 
 def test_help_flows_in_sentences_and_a_verified_bundle_prints_no_blank_line(tmp_path):

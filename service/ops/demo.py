@@ -82,7 +82,8 @@ def run_demo(base_port: int, out) -> None:
     for admin, name, official, port in (("NO", "Norwegian Customs", "no-hansen", ports[0]),
                                         ("JP", "Japan Customs", "jp-tanaka", ports[1])):
         settings = Settings(administration=admin, administration_name=name, data_dir=root / admin.lower(),
-                            port=port, courier_interval_seconds=0.1)
+                            port=port, courier_interval_seconds=0.1,
+                            directory_refresh_seconds=0)  # directories imported below, by hand: no fetch at start-up
         node = build_node(settings)
         initialise(node)
         node.designate_official(by="demo", official_id=official, name=official, roles=["official"])

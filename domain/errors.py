@@ -7,6 +7,7 @@ translate business rules themselves.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
 
 class DomainError(Exception):
@@ -83,6 +84,19 @@ class ConcurrentUpdate(DomainError):
 
     code = "concurrent-update"
     title = "Changed concurrently"
+
+
+@contextmanager
+def fields_as_sent(**names: str):
+    """Rules name the fields of a case's request (``agreement``, ``partner_administration``); a request
+    that names them otherwise (``POST /directory/partners``: ``administration``, ``agreements``) has the
+    refusal name its own field: ``with fields_as_sent(agreement="agreements.0"): ...``. Paths are dotted,
+    list indexes included, as in a validation error (``content.targets.0.kind``)."""
+    try:
+        yield
+    except DomainError as error:
+        error.field = names.get(error.field, error.field)
+        raise
 
 
 def as_prose(message: str) -> str:

@@ -39,7 +39,7 @@ def normalise_items(profile: AgreementProfile, items: list[dict[str, Any]], case
 
 def normalise_restrictions(profile: AgreementProfile, given: dict[str, Any], index: int = 0) -> dict[str, Any]:
     rules = profile.use_restrictions
-    where = f"items[{index}].restrictions"
+    where = f"items.{index}.restrictions"
     purposes = list(given.get("purposes") or rules["default_purposes"])
     unknown = [p for p in purposes if p not in rules["purposes"]]
     if unknown:

@@ -15,7 +15,7 @@ from adapters.store import EventStore
 from domain.agreements import Agreements
 from domain.credentials import Credential, credential_id
 from domain.directory import Directory, directory_id, require_administration_code
-from domain.errors import NotFound, NotPermitted
+from domain.errors import NotFound, NotPermitted, fields_as_sent
 from service.principal import Principal
 
 # Compared against when a token id is unknown, so that the answer takes the same
@@ -161,11 +161,14 @@ class DirectoryService:
 
     def register_partner(self, *, by: str, administration: str, name: str, agreements: list[str],
                          endpoint: str | None = None, languages: list[str] | None = None) -> Directory:
-        require_administration_code(administration)  # "ZZZ" is not a code, before "ZZZ is not a party"
-        for agreement in agreements:
-            self.agreements.get(agreement).require_parties(self.administration, administration)
-        return self._change("register_partner", by=by, administration=administration, name=name,
-                            agreements=agreements, endpoint=endpoint, languages=languages or [])
+        with fields_as_sent(partner_administration="administration"):
+            require_administration_code(administration)  # "ZZZ" is not a code, before "ZZZ is not a party"
+        for index, agreement in enumerate(agreements):
+            with fields_as_sent(agreement=f"agreements.{index}", partner_administration="administration"):
+                self.agreements.get(agreement).require_parties(self.administration, administration)
+        with fields_as_sent(partner_administration="administration"):
+            return self._change("register_partner", by=by, administration=administration, name=name,
+                                agreements=agreements, endpoint=endpoint, languages=languages or [])
 
     def designate_partner_official(self, *, by: str, administration: str, official_id: str, name: str) -> Directory:
         return self._change("designate_partner_official", by=by, administration=administration,

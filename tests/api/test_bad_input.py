@@ -119,3 +119,15 @@ def test_a_field_the_node_would_not_keep_is_refused_not_dropped(api, who):
     response = api.post("/cases/received", json={**received_request(), "received_from": "jp-tanaka"},
                         headers=who.official)
     assert response.status_code == 422 and response.json()["field"] == "received_from"
+
+
+@pytest.mark.parametrize("partner, field", [
+    ({"administration": "SE", "agreements": ["jp-no-2016"]}, "administration"),  # not a party to JP-NO
+    ({"administration": "SE", "agreements": ["nordic-1981", "nope"]}, "agreements.1"),  # unknown agreement
+])
+def test_a_refused_partner_names_the_field_as_sent(api, who, partner, field):
+    """The directory's rules named the case request's fields (partner_administration, agreement)."""
+    response = api.post("/directory/partners", json={"name": "Partner", **partner}, headers=who.operator)
+    assert response.status_code in (404, 422)
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["field"] == field

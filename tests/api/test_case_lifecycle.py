@@ -72,7 +72,7 @@ def test_reply_with_a_purpose_outside_the_agreement_is_refused_citing_art_7(api,
     assert response.status_code == 422
     problem = response.json()
     assert problem["article"] == "JP-NO Art. 3(4), 8(2)"
-    assert problem["field"] == "items[0].restrictions.purposes"
+    assert problem["field"] == "items.0.restrictions.purposes"  # dotted, as a validation error's path
 
 
 def test_partial_assistance_under_conditions_cites_art_14_2(api, who):

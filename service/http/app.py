@@ -88,6 +88,9 @@ def _document_problems(app: FastAPI) -> dict:
                 operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
             responses = operation.setdefault("responses", {})
             extra = {**COMMON_PROBLEMS, **(SECURED_PROBLEMS if operation.get("security") else {})}
+            if "requestBody" in operation:
+                media = " or ".join(operation["requestBody"].get("content", {})) or "application/json"
+                extra["415"] = f"The body is not {media} (`unsupported-media-type`)"
             for status, description in extra.items():
                 responses.setdefault(status, {"description": description})
             for status, response in responses.items():

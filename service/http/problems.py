@@ -32,7 +32,7 @@ from domain.errors import (
 from service.exchange.directory import Unauthenticated
 from domain.personal_data import ProcessingRestricted
 from service.http.ratelimit import RateLimited
-from service.http.routing import allowed_methods
+from service.http.routing import allowed_methods, UNSUPPORTED, UnsupportedMediaType
 
 log = logging.getLogger("cmaa.problems")
 
@@ -113,13 +113,30 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
         response = problem(405, "http-405", "Method not allowed", "Method Not Allowed", request)
         response.headers["Allow"] = ", ".join(allowed)
         return response
+    if request.scope.get(UNSUPPORTED) is not None:  # service/http/routing.py NodeRoute
+        return await on_unsupported_media_type(request, request.scope[UNSUPPORTED])
     errors = []
     for error in exc.errors():
+        if error.get("type") == "json_invalid":  # service/http/routing.py JsonBody: every way JSON fails to parse
+            position = error.get("loc", ("body", 0))[-1]
+            reason = f"the body is not valid JSON: {error.get('ctx', {}).get('error', 'unreadable')} (at character {position})"
+            return problem(422, "invalid-json", "Body is not valid JSON", reason, request, field="body", reason=reason,
+                           errors=[{"field": "body", "reason": reason}])
         location = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
         errors.append({"field": ".".join(location) or "body", "reason": as_prose(error.get("msg", "invalid"))})
     first = errors[0] if errors else {"field": "body", "reason": "invalid"}
     return problem(422, "validation-error", "Invalid request",
                    f"{first['field']}: {first['reason']}", request, field=first["field"], errors=errors)
+
+
+async def on_unsupported_media_type(request: Request, exc: UnsupportedMediaType) -> JSONResponse:
+    reason = str(exc)
+    response = problem(415, "unsupported-media-type", "Unsupported media type", reason, request,
+                       field="header.content-type", reason=reason, expected=" or ".join(exc.expected),
+                       errors=[{"field": "header.content-type", "reason": reason}])
+    if request.method == "POST":
+        response.headers["Accept-Post"] = ", ".join(exc.expected)
+    return response
 
 
 async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -189,6 +206,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(UnsupportedMediaType, on_unsupported_media_type)
     app.add_exception_handler(Unauthenticated, on_unauthenticated)
     app.add_exception_handler(RateLimited, on_rate_limited)
     app.add_exception_handler(Exception, on_unexpected)

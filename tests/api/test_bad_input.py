@@ -131,3 +131,51 @@ def test_a_refused_partner_names_the_field_as_sent(api, who, partner, field):
     assert response.status_code in (404, 422)
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["field"] == field
+
+
+@pytest.mark.parametrize("raw, position", [(b'{"agreement": "jp-no-2016",}', 27), (b"{", 1)])
+def test_malformed_json_names_the_body_and_the_position(api, who, raw, position):
+    response = api.post("/cases", content=raw, headers={**who.official, "Content-Type": "application/json"})
+    problem = response.json()
+    assert problem["type"] == "urn:cmaa:problem:invalid-json" and problem["field"] == "body"
+    assert problem["reason"].startswith("the body is not valid JSON: ")
+    assert f"(at character {position})" in problem["reason"]
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (b'{"agreement": "\xff"}', "not UTF-8"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b'{"agreement": ' + b"1" * 5_000 + b"}", "more than 4300 digits"),
+])
+def test_a_body_the_parser_cannot_read_is_a_422_problem_naming_the_body(api, who, raw, reason):
+    """These were a bare 400 'There was an error parsing the body', without field or reason."""
+    response = api.post("/cases", content=raw, headers={**who.official, "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["field"] == "body" and reason in problem["reason"]
+    assert api.get("/cases", headers=who.official).json()["count"] == 0
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
+                                          "application/xml", "multipart/form-data; boundary=x"])
+def test_a_json_body_of_another_media_type_is_a_415_problem(api, who, content_type):
+    """It was 422 'body: Input should be a valid dictionary'."""
+    import json
+
+    headers = {**who.official, **({"Content-Type": content_type} if content_type else {})}
+    response = api.post("/cases", content=json.dumps(jp_no_request()).encode(), headers=headers)
+    assert response.status_code == 415
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == "urn:cmaa:problem:unsupported-media-type"
+    assert problem["field"] == "header.content-type" and "application/json" in problem["reason"]
+    assert problem["expected"] == "application/json" and response.headers["accept-post"] == "application/json"
+    assert api.get("/cases", headers=who.official).json()["count"] == 0
+
+
+def test_the_inbox_reads_only_application_jose_json(api):
+    """docs/envelope-format.md §3: the envelope is sent as application/jose+json."""
+    response = api.post("/exchange/inbox", content=b"{}", headers={"Content-Type": "application/json"})
+    assert response.status_code == 415
+    assert response.json()["expected"] == "application/jose+json"

@@ -105,7 +105,11 @@ def api_shell(lifespan=None) -> FastAPI:
     # without internet access still gets its API documentation.
     app = FastAPIOffline(title="cmaa-exchange node", version="0.1.0", description=DESCRIPTION,
                          generate_unique_id_function=_operation_id, lifespan=lifespan,
-                         static_url="/docs-assets")
+                         static_url="/docs-assets",
+                         # A path with a trailing slash is not another name for the resource: Starlette's
+                         # redirect to it was an absolute http:// URL, which behind a TLS proxy sends the
+                         # client, and its token, to plain HTTP. It is a 404 problem like any unknown path.
+                         redirect_slashes=False)
     for module in (cases, information, directory, agreements, exchange, audit, dpo, operations):
         app.include_router(module.router)
 

@@ -179,3 +179,16 @@ def test_the_inbox_reads_only_application_jose_json(api):
     response = api.post("/exchange/inbox", content=b"{}", headers={"Content-Type": "application/json"})
     assert response.status_code == 415
     assert response.json()["expected"] == "application/jose+json"
+
+
+@pytest.mark.parametrize("path", ["/cases/", "/directory/", "/agreements/"])
+def test_a_trailing_slash_is_a_404_problem_not_a_redirect(api, who, path):
+    """It was 307 to an absolute http:// URL: behind a TLS proxy, the client and its token sent to plain HTTP."""
+    response = api.get(path, headers=who.official, follow_redirects=False)
+    assert response.status_code == 404 and "location" not in response.headers
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_the_console_without_its_slash_is_sent_to_it_by_a_relative_location(api):
+    response = api.get("/console", follow_redirects=False)
+    assert response.status_code == 307 and response.headers["location"] == "/console/"

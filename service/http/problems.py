@@ -126,7 +126,8 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
         errors.append({"field": ".".join(location) or "body", "reason": as_prose(error.get("msg", "invalid"))})
     first = errors[0] if errors else {"field": "body", "reason": "invalid"}
     return problem(422, "validation-error", "Invalid request",
-                   f"{first['field']}: {first['reason']}", request, field=first["field"], errors=errors)
+                   f"{first['field']}: {first['reason']}", request, field=first["field"], reason=first["reason"],
+                   errors=errors)
 
 
 async def on_unsupported_media_type(request: Request, exc: UnsupportedMediaType) -> JSONResponse:

@@ -192,3 +192,30 @@ def test_a_trailing_slash_is_a_404_problem_not_a_redirect(api, who, path):
 def test_the_console_without_its_slash_is_sent_to_it_by_a_relative_location(api):
     response = api.get("/console", follow_redirects=False)
     assert response.status_code == 307 and response.headers["location"] == "/console/"
+
+
+def test_a_date_of_birth_in_the_future_is_refused_naming_the_field(api, who):
+    body = jp_no_request()
+    body["content"]["targets"][0]["date_of_birth"] = "2999-01-01"
+    response = api.post("/cases", json=body, headers=who.official)
+    assert response.status_code == 422
+    assert response.json()["field"] == "content.targets.0.date_of_birth"
+    assert api.get("/cases", headers=who.official).json()["count"] == 0
+
+
+@pytest.mark.parametrize("where, field", [
+    (lambda body: body["content"].update(reason="Suspected\u0000 undervaluation"), "content.reason"),
+    (lambda body: body["content"]["targets"][0].update(name="Nordlys\u0007 AS"), "content.targets.0.name"),
+    (lambda body: body["content"].update(laws_involved=["Customs Act\u001b"]), "content.laws_involved"),
+])
+def test_control_characters_in_free_text_are_refused_naming_the_field(api, who, where, field):
+    """A NUL was accepted (and PostgreSQL refuses NUL in text and JSON); tab, newline and CR stay allowed."""
+    body = jp_no_request()
+    where(body)
+    response = api.post("/cases", json=body, headers=who.official)  # sent as the escape \u0000
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field and "control character" in response.json()["reason"]
+    assert api.get("/cases", headers=who.official).json()["count"] == 0
+    body = jp_no_request()
+    body["content"]["reason"] = "Suspected\tunder-\r\nvaluation"
+    assert api.post("/cases", json=body, headers=who.official).status_code == 201

@@ -34,6 +34,8 @@ def agreements_period(
     termination_notified_on: Annotated[Optional[str], typer.Option(help="YYYY-MM-DD of the notice")] = None,
 ) -> None:
     """Record the entry into force or a termination notice of an agreement."""
+    if in_force_from is None and termination_notified_on is None:
+        raise typer.BadParameter("nothing to record: give --in-force-from or --termination-notified-on (or both)")
     starts = iso_date(in_force_from, "--in-force-from")
     notified = iso_date(termination_notified_on, "--termination-notified-on")
     node = open_node()

@@ -5,14 +5,23 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from service.http.schemas import Strict
 
 
 class AgreementPeriodUpdate(Strict):
+    """At least one of the two: the period is recorded as given, so ``{}`` would change nothing (or silently
+    withdraw a termination notice not yet in effect)."""
+
     in_force_from: date | None = None
     termination_notified_on: date | None = None
+
+    @model_validator(mode="after")
+    def _something_to_record(self):
+        if self.in_force_from is None and self.termination_notified_on is None:
+            raise ValueError("at least one of in_force_from and termination_notified_on is required")
+        return self
 
 
 class AgreementParameterUpdate(Strict):

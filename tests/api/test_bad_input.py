@@ -219,3 +219,14 @@ def test_control_characters_in_free_text_are_refused_naming_the_field(api, who, 
     body = jp_no_request()
     body["content"]["reason"] = "Suspected\tunder-\r\nvaluation"
     assert api.post("/cases", json=body, headers=who.official).status_code == 201
+
+
+def test_an_agreement_period_without_a_field_is_refused(api, who):
+    """PUT /agreements/{id}/period with {} answered 200: an empty change, recorded."""
+    before = api.get("/directory", headers=who.operator).json()["periods"]
+    response = api.put("/agreements/jp-no-2016/period", json={}, headers=who.operator)
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["field"] == "body"
+    assert "in_force_from" in problem["reason"] and "termination_notified_on" in problem["reason"]
+    assert api.get("/directory", headers=who.operator).json()["periods"] == before

@@ -273,3 +273,13 @@ def test_help_names_arguments_plainly_and_gives_flags_no_type():
     assert " restore [OPTIONS] SRC " in restore and "{src}" not in restore
     assert "<path>" in restore and "<bool>" not in restore  # --force takes no value
     assert " audit verify [OPTIONS] SOURCE " in cmaa(env, "audit", "verify", "--help").stdout
+
+
+def test_an_agreement_period_without_an_option_is_refused_in_one_line(tmp_path):
+    """It recorded an empty change (and withdrew a termination notice not yet in effect)."""
+    env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'cmaa.db'}")
+    assert cmaa(env, "init").returncode == 0
+    result = cmaa(env, "agreements", "period", "jp-no-2016")
+    assert result.returncode == 2, result.stdout
+    error = result.stderr.splitlines()[0]  # then the CLI's usual pointer to --help
+    assert error.startswith("error: ") and "--in-force-from" in error and "--termination-notified-on" in error

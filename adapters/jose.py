@@ -160,8 +160,10 @@ def recipient_kids(data: Any) -> list[str]:
         header = recipient.get("header") if isinstance(recipient, dict) else None
         if not isinstance(header, dict):
             raise JoseFailure("malformed-jwe", "each recipient carries a header")
-        if FORBIDDEN_HEADERS & set(header) or "epk" not in header:
-            raise JoseFailure("embedded-key", "recipient header carries a key or lacks epk")
+        if FORBIDDEN_HEADERS & set(header):
+            raise JoseFailure("embedded-key", "a recipient header carries a key")
+        if "epk" not in header:  # docs/envelope-format.md §3.1 step 1: a JWE outside the profile, no key in it
+            raise JoseFailure("malformed-jwe", "a recipient header lacks its ephemeral key (epk)")
         kids.append(header.get("kid"))
     return kids
 

@@ -268,6 +268,8 @@ def test_a_step_on_a_case_that_does_not_exist_is_refused_at_step_14(nodes):
     (b"{}", "malformed-jwe"),
     (b'{"recipients": "x"}', "malformed-jwe"),
     (b'{"recipients": [{"header": {"alg": "ECDH-ES+A256KW", "kid": "x", "jwk": {}}}]}', "embedded-key"),
+    # no epk: a JWE outside the profile, not a key where none belongs (docs/envelope-format.md §3.1)
+    (b'{"recipients": [{"header": {"alg": "ECDH-ES+A256KW", "kid": "x"}}]}', "malformed-jwe"),
 ])
 def test_malformed_json_or_jose(nodes, raw, code):
     no, jp = nodes

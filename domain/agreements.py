@@ -223,6 +223,23 @@ def load_profiles() -> dict[str, AgreementProfile]:
     return profiles
 
 
+def distinct_citations(citations: list[str]) -> list[str]:
+    """Citations in order, each once, and none another already holds: ``["JP-NO Art. 3(4)",
+    "JP-NO Art. 3(4), 8(2)"]`` -> ``["JP-NO Art. 3(4), 8(2)"]`` (same instrument, its articles a subset)."""
+    def parts(citation: str) -> tuple[str, frozenset[str]]:
+        instrument, _, articles = citation.partition(" Art. ")
+        return instrument, frozenset(a.strip() for a in articles.split(", ")) if articles else frozenset()
+
+    cited = [parts(citation) for citation in dict.fromkeys(citations)]
+
+    def held_elsewhere(index: int) -> bool:
+        instrument, articles = cited[index]
+        return bool(articles) and any(within == instrument and (articles < held or (articles == held and other < index))
+                                      for other, (within, held) in enumerate(cited) if other != index)
+
+    return [citation for index, citation in enumerate(dict.fromkeys(citations)) if not held_elsewhere(index)]
+
+
 class Agreements:
     """The profiles a node knows, looked up by id."""
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import copy
 
+from domain.agreements import distinct_citations
 from domain.case import AssistanceCase
 from domain.personal_data import TARGET, personal_parts, restricted_marker
 from service.http.schemas import CaseEventPublic, CasePublic, WrittenConfirmationState
@@ -81,6 +82,6 @@ def event_public(event: Any, restricted: dict | None = None) -> CaseEventPublic:
         recorded_at=event.timestamp,
         by=data.pop("by", None),
         at=data.pop("at", None),
-        articles=list(articles),
+        articles=distinct_citations(list(articles)),
         data=data,
     )

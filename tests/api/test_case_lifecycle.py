@@ -310,3 +310,12 @@ def test_a_refusal_or_postponement_without_reasons_is_told_its_article(api, who)
     response = api.post(f"/cases/{case_id}/postponement", headers=who.official, json={})
     assert (response.status_code, response.json()["article"]) == (422, "JP-NO Art. 14(5)")
     assert [e["event"] for e in history(api, who, case_id)] == ["RequestReceived", "RequestAcknowledged"]
+
+
+def test_a_history_cites_an_article_once(api, who):
+    """A reply cited ['JP-NO Art. 3(4)', 'JP-NO Art. 3(4), 8(2)']: Art. 3(4) twice (cmaa demo printed it too)."""
+    case_id = acknowledged_case(api, who)
+    assert api.post(f"/cases/{case_id}/replies", headers=who.official, json={"items": [item()]}).status_code == 200
+    history = api.get(f"/cases/{case_id}/history", headers=who.official).json()["data"]
+    [reply] = [event["articles"] for event in history if "JP-NO Art. 3(4), 8(2)" in event["articles"]]
+    assert reply == ["JP-NO Art. 3(4), 8(2)"]

@@ -11,15 +11,15 @@ from service.http.schemas import Strict
 
 
 class AgreementPeriodUpdate(Strict):
-    """At least one of the two: the period is recorded as given, so ``{}`` would change nothing (or silently
-    withdraw a termination notice not yet in effect)."""
+    """At least one of the two, given (``null`` included: it withdraws a termination notice not yet in effect):
+    ``{}`` would record nothing asked for."""
 
     in_force_from: date | None = None
     termination_notified_on: date | None = None
 
     @model_validator(mode="after")
     def _something_to_record(self):
-        if self.in_force_from is None and self.termination_notified_on is None:
+        if not self.model_fields_set:  # {"termination_notified_on": null} withdraws a notice: it is something
             raise ValueError("at least one of in_force_from and termination_notified_on is required")
         return self
 

@@ -92,7 +92,7 @@ def _status_of(exc: DomainError) -> int:
 async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:
     errors = getattr(exc, "missing", None)
     return problem(_status_of(exc), exc.code, exc.title, str(exc), request,
-                   field=exc.field, article=exc.article, errors=errors)
+                   field=exc.field, reason=exc.detail, article=exc.article, errors=errors)
 
 
 async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

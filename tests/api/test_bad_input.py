@@ -230,3 +230,15 @@ def test_an_agreement_period_without_a_field_is_refused(api, who):
     assert problem["field"] == "body"
     assert "in_force_from" in problem["reason"] and "termination_notified_on" in problem["reason"]
     assert api.get("/directory", headers=who.operator).json()["periods"] == before
+
+
+@pytest.mark.parametrize("parameter, value, allowed", [
+    ("kind", "bogus", "information"), ("agreement", "nope", "jp-no-2016"), ("status", "nonsense", "closed"),
+])
+def test_an_unknown_filter_value_is_refused_naming_the_parameter_and_the_allowed(api, who, parameter, value, allowed):
+    """?kind=bogus and ?agreement=nope answered 200 with an empty list (?status=nonsense was already 422)."""
+    response = api.get("/cases", params={parameter: value}, headers=who.official)
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["field"] == f"query.{parameter}"
+    assert allowed in problem["reason"]

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import Query, status
 
+from domain.errors import InvalidInput
 from domain.case_states import PROVIDING, RECEIVING, REQUESTED, REQUESTING, STATES
 from service.http.routing import NodeRouter
 from service.http.deps import NodeDep, Purpose
@@ -16,6 +17,7 @@ from service.http.schemas import (
     CasePublic,
     CaseRequestCreate,
     CasesPublic,
+    Kind,
     Closure,
     Consultation,
     Forwarding,
@@ -75,7 +77,7 @@ def list_cases(node: NodeDep, who: Reader,
                limit: Annotated[int, Query(ge=1, le=500)] = 50,
                overdue_confirmation: bool = False, purpose: Purpose = None,
                side: Annotated[Side | None, Query(description="The side this node holds")] = None,
-               kind: Annotated[str | None, Query(max_length=64, description="The kind of assistance")] = None,
+               kind: Annotated[Kind | None, Query(description="The kind of assistance")] = None,
                partner: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$",
                                                     description="The partner administration")] = None,
                status: Annotated[Status | None, Query(description="The case's status now")] = None,
@@ -84,6 +86,11 @@ def list_cases(node: NodeDep, who: Reader,
     """Every case this node holds — requested, received, given or received spontaneously — in the
     order they were opened, filtered by ``side``, ``kind``, ``partner``, ``status`` and ``agreement``.
     ``overdue_confirmation`` lists oral requests whose written confirmation is overdue (JP-NO Art. 11(3))."""
+    if agreement is not None:
+        known = sorted(profile.id for profile in node.agreements)
+        if agreement not in known:  # an enumerable filter: an unknown value is a mistake, not an empty list
+            raise InvalidInput(f"unknown agreement {agreement}; this node knows {', '.join(known)}",
+                               field="query.agreement")
     filters = {"side": side, "kind": kind, "partner_administration": partner, "status": status,
                "agreement": agreement}
     cases, cursor = node.cases.list(who, after=after, limit=limit, overdue_only=overdue_confirmation,

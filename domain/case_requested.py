@@ -33,7 +33,7 @@ from domain.case_states import (
     CaseRules,
     require_text,
 )
-from domain.errors import IllegalTransition, InvalidInput
+from domain.errors import IllegalTransition, InvalidInput, NotFound
 
 
 class RequestedSide(CaseRules):
@@ -211,7 +211,7 @@ class ProvidedInformation(CaseRules):
         self._require_provider("granting or denying consent")
         consent = self.consents.get(consent_id)
         if consent is None:
-            raise InvalidInput(f"no consent request {consent_id} in this case", field="consent_id")
+            raise NotFound(f"no consent request {consent_id} in this case", field="consent_id")
         if consent["status"] != "requested":
             raise IllegalTransition(f"consent {consent_id} is already {consent['status']}")
         if not granted and not (reasons or "").strip():
@@ -238,7 +238,7 @@ class ProvidedInformation(CaseRules):
                              article: str) -> None:
         self._require_provider("tightening use restrictions")
         if item_id not in self.items_by_id:
-            raise InvalidInput(f"this node provided no item {item_id} in this case", field="item_id")
+            raise NotFound(f"this node provided no item {item_id} in this case", field="item_id")
         self._restrictions_tightened(item_id=item_id, restrictions=restrictions, by=by, at=at, article=article)
 
     @event("UseRestrictionsTightened")

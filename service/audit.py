@@ -94,6 +94,14 @@ class AuditService:
                                          at=self.clock.now()))
         found = self.log.leaf_of(case_id, version)
         if found is None:
+            # An event that does not exist is not found, like its case; only one that exists is "not sealed yet".
+            last = next(iter(self.log.store.events.get(case_id, desc=True, limit=1)), None)
+            if last is None or not isinstance(next(iter(self.log.store.events.get(case_id, limit=1))),
+                                              AssistanceCase.AssistanceRequested):
+                raise CaseNotFound(case_id)
+            if version > last.originator_version:
+                raise NotFound(f"case {case_id} has no event {version}; its last is {last.originator_version}",
+                               field="version")
             raise NotFound(f"event {version} of {case_id} is not sealed (yet)", field="version")
         index, leaf = found
         size = size or self.latest().size

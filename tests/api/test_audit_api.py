@@ -103,3 +103,20 @@ def test_only_an_auditor_gets_a_bundle(api, who):
     for headers in (who.official, who.operator, {}):
         answer = api.get("/audit/bundle", params={"purpose": "curious"}, headers=headers)
         assert answer.status_code in (401, 403), answer.status_code
+
+
+def test_an_inclusion_proof_of_an_event_that_does_not_exist_is_not_found_not_unsealed(api, who, node):
+    """Version 999 was 'event 999 ... is not sealed (yet)', as if it existed."""
+    from uuid import uuid4
+
+    case_id = api.post("/cases", json=jp_no_request(), headers=who.official).json()["id"]
+    node.audit.seal_and_checkpoint()
+    node.audit.checkpoint()
+    missing = api.get(f"/audit/cases/{case_id}/events/999/inclusion", headers=who.auditor)
+    assert missing.status_code == 404 and missing.json()["type"] == "urn:cmaa:problem:not-found"
+    assert "has no event 999" in missing.json()["detail"] and "sealed" not in missing.json()["detail"]
+    unknown = api.get(f"/audit/cases/{uuid4()}/events/1/inclusion", headers=who.auditor)
+    assert unknown.status_code == 404 and "no case" in unknown.json()["detail"]
+    api.post(f"/cases/{case_id}/closure", json={"reason": "withdrawn"}, headers=who.official)
+    unsealed = api.get(f"/audit/cases/{case_id}/events/2/inclusion", headers=who.auditor)
+    assert unsealed.status_code == 404 and "not sealed (yet)" in unsealed.json()["detail"]

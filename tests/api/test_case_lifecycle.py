@@ -319,3 +319,15 @@ def test_a_history_cites_an_article_once(api, who):
     history = api.get(f"/cases/{case_id}/history", headers=who.official).json()["data"]
     [reply] = [event["articles"] for event in history if "JP-NO Art. 3(4), 8(2)" in event["articles"]]
     assert reply == ["JP-NO Art. 3(4), 8(2)"]
+
+
+def test_an_unknown_consent_or_item_in_the_path_is_not_found(api, who):
+    """Unknown consents and items were 422 invalid-input while an unknown envelope or case is 404."""
+    case_id = acknowledged_case(api, who)
+    assert api.post(f"/cases/{case_id}/replies", headers=who.official, json={"items": [item()]}).status_code == 200
+    for path, body, field in ((f"/cases/{case_id}/consents/nope/grant", {}, "consent_id"),
+                              (f"/cases/{case_id}/consents/nope/denial", {"reasons": "no"}, "consent_id"),
+                              (f"/cases/{case_id}/items/nope/restrictions", {"retention_days": 30}, "item_id")):
+        response = api.post(path, json=body, headers=who.official)
+        assert response.status_code == 404, (path, response.text)
+        assert response.json()["type"] == "urn:cmaa:problem:not-found" and response.json()["field"] == field

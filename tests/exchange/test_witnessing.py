@@ -201,6 +201,16 @@ def answering(status: int | None):
     return get
 
 
+def grown_since_witnessed(no, jp):
+    """JP witnessed NO's checkpoint, then NO's log grew and NO signed a larger one: (the first, the grown)."""
+    first = checkpoint(no)
+    request(no)
+    request(no)
+    grown = checkpoint(no)
+    assert jp.node.audit.log.held_from("NO")[0] == first.size < grown.size
+    return first, grown
+
+
 def test_rule_3_a_checkpoint_that_does_not_verify_is_refused_and_raises_no_alarm(nodes):
     no, jp = nodes
     request(no)
@@ -213,11 +223,7 @@ def test_rule_3_a_checkpoint_that_does_not_verify_is_refused_and_raises_no_alarm
 def test_rule_6_a_grown_checkpoint_without_a_proof_is_accepted_unwitnessed_and_witnessed_later(nodes, monkeypatch):
     """Any failure to fetch PROOF(held, presented) — 404 and 422 included — is not an alarm for a grown tree."""
     no, jp = nodes
-    first = checkpoint(no)
-    request(no)
-    request(no)
-    grown = checkpoint(no)
-    assert jp.node.audit.log.held_from("NO")[0] == first.size < grown.size
+    first, grown = grown_since_witnessed(no, jp)
     for status in (404, 422, 503, None):
         monkeypatch.setattr(jp.node.courier.http, "get", answering(status))
         assert receipt_claims(deliver(jp, sealed(no)))["cosigned_checkpoint"] is None, status
@@ -283,11 +289,7 @@ def test_rule_2a_the_same_note_presented_while_its_proof_is_fetched_does_not_wai
     from service.http.app import create_app
 
     no, jp = nodes
-    first = checkpoint(no)
-    request(no)
-    request(no)
-    grown = checkpoint(no)
-    assert jp.node.audit.log.held_from("NO")[0] == first.size < grown.size
+    first, grown = grown_since_witnessed(no, jp)
     asked, release = threading.Event(), threading.Event()
     real = jp.node.courier.http.get
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.message
 import functools
 import inspect
 import json
@@ -91,9 +90,7 @@ UNSUPPORTED = "cmaa.unsupported_media_type"
 
 
 def _accepts(content_type: str, expected: tuple[str, ...]) -> bool:
-    message = email.message.Message()
-    message["content-type"] = content_type
-    sent = message.get_content_type()
+    sent = content_type.split(";", 1)[0].strip().lower()  # the media type, without its parameters (RFC 9110 §8.3)
     if "application/json" in expected and sent.startswith("application/") and sent.endswith("+json"):
         return True  # e.g. application/merge-patch+json, as FastAPI reads it
     return sent in expected

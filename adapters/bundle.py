@@ -203,10 +203,11 @@ def verify_bundle(bundle: dict[str, Any], held_checkpoints: tuple[str, ...] = ()
     #    is checked with the proof for its size (a fork gives another root, which that proof fails).
     proofs: dict[int, list[str] | None] = {}
     for entry in bundle.get("checkpoints", []):
-        _check_older(verdict, entry["note"], entry.get("consistency_proof"), origin, key, size, root, tree, full)
-        proofs[_size_of(entry["note"], origin, key)] = entry.get("consistency_proof")
+        proof = entry.get("consistency_proof")
+        proofs[_check_older(verdict, entry["note"], lambda _, proof=proof: proof, origin, key, size, root, tree,
+                            full)] = proof
     for note in held_checkpoints:
-        _check_older(verdict, note, proofs.get(_size_of(note, origin, key)), origin, key, size, root, tree, full)
+        _check_older(verdict, note, proofs.get, origin, key, size, root, tree, full)
     # 7. Partners' cosignatures: each partner witnessed a checkpoint of this log; it must verify
     #    with the partner's key and be consistent with the tree too.
     for cosignature in bundle.get("cosignatures", []):
@@ -218,29 +219,24 @@ def verify_bundle(bundle: dict[str, Any], held_checkpoints: tuple[str, ...] = ()
             verdict.add("manipulation", f"cosignature by {witness}", f"does not verify: {error}")
             continue
         verdict.cosigned.add(witness)
-        _check_older(verdict, cosignature["note"], proofs.get(_size_of(cosignature["note"], origin, key)), origin,
-                     key, size, root, tree, full)
+        _check_older(verdict, cosignature["note"], proofs.get, origin, key, size, root, tree, full)
     return verdict
 
 
-def _size_of(note: str, origin: str, key: Ed25519PublicKey) -> int | None:
-    try:
-        return verify_checkpoint(note, origin, key)[0]
-    except ValueError:
-        return None  # _check_older says why
-
-
-def _check_older(verdict: Verdict, note: str, proof: list[str] | None, origin: str, key: Ed25519PublicKey,
-                 size: int, root: bytes, tree: MerkleTree, full: bool) -> None:
+def _check_older(verdict: Verdict, note: str, proof_for, origin: str, key: Ed25519PublicKey,
+                 size: int, root: bytes, tree: MerkleTree, full: bool) -> int | None:
+    """Check an earlier checkpoint against the tree (``proof_for(its size)``: a consistency proof to it, if any);
+    return its size, or None if it does not verify."""
     try:
         old_size, old_root = verify_checkpoint(note, origin, key)
     except ValueError as error:
         verdict.add("manipulation", "held checkpoint", f"does not verify: {error}")
-        return
+        return None
     if old_size > size:
         verdict.add("manipulation", f"checkpoint {old_size}", f"a signed checkpoint of {old_size} leaves exists; "
                     f"the log now claims {size}: truncated")
-        return
+        return old_size
+    proof = proof_for(old_size)
     try:
         if full and tree.size == size:
             if tree.root(old_size) != old_root:
@@ -253,7 +249,7 @@ def _check_older(verdict: Verdict, note: str, proof: list[str] | None, origin: s
         else:
             verdict.add("notice", f"checkpoint {old_size}", f"this bundle has no consistency proof from "
                         f"{old_size} leaves (the node signed no checkpoint of that size); a full bundle checks it")
-            return
     except ProofError:
         verdict.add("manipulation", f"checkpoint {old_size}", "the signed tree does not extend this earlier "
                     "checkpoint: the history was rewritten (fork)")
+    return old_size
